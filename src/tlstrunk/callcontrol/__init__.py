@@ -1,0 +1,1 @@
+"""Digit analysis, trunks, security-profile enforcement and the B2BUA."""

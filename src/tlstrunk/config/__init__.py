@@ -1,0 +1,1 @@
+"""Cluster configuration: storage, validation and immutable snapshots."""

@@ -1,0 +1,1 @@
+"""Troubleshooting: trunk doctor and call ladders."""

@@ -1,0 +1,1 @@
+"""Topologies of several clusters on one machine, virtual phones and the demo."""

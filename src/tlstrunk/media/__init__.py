@@ -1,0 +1,1 @@
+"""SDES keys and SRTP media handling."""

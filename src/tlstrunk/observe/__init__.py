@@ -1,0 +1,1 @@
+"""Trace and capture sinks that every layer may feed."""

@@ -1,0 +1,1 @@
+"""Certificate authority, node certificate stores and the X.509 subject-name policy."""

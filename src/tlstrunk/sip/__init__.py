@@ -1,0 +1,1 @@
+"""Sans-IO SIP protocol core: messages, URIs, stream framing, transactions and dialogs."""

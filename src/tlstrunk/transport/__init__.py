@@ -1,0 +1,1 @@
+"""asyncio transports for SIP over TLS, and the one place that builds TLS contexts."""
