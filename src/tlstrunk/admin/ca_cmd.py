@@ -1,0 +1,179 @@
+"""``tlstrunk ca``: run a certificate authority kept in a directory.
+
+The commands follow an enterprise CA's workflow: ``init`` once, then
+``submit`` a node's CSR, look at ``pending`` requests, ``issue`` or ``deny``
+them, list what was ``issued`` and ``export-root`` for the nodes' trust stores.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tlstrunk.i18n import _
+from tlstrunk.pki.ca import CertificateAuthority
+from tlstrunk.pki.errors import PkiError
+from tlstrunk.pki.keys import KeySpec
+from tlstrunk.pki.names import rfc4514_subject
+
+app = typer.Typer(
+    help=_("Run a certificate authority: submit, issue, deny and export certificates."),
+    no_args_is_help=True,
+)
+
+
+class OutputFormat(enum.StrEnum):
+    """Certificate file encodings offered by the export commands."""
+
+    pem = "pem"
+    der = "der"
+
+
+CaDir = Annotated[
+    Path,
+    typer.Option("--dir", help=_("Directory of the CA's key, root certificate and request queue.")),
+]
+Out = Annotated[
+    Path | None,
+    typer.Option("--out", help=_("File to write; without it PEM goes to standard output.")),
+]
+Format = Annotated[OutputFormat, typer.Option("--format", help=_("pem (Base-64) or der (binary)."))]
+
+
+@contextmanager
+def report_errors() -> Iterator[None]:
+    """Print a PKI, input or file error on standard error and exit with status 1."""
+    try:
+        yield
+    except (PkiError, ValueError, OSError) as exc:
+        typer.echo(_("Error: {message}").format(message=exc), err=True)
+        raise typer.Exit(1) from exc
+
+
+def write_output(data: bytes, out: Path | None, encoding: str = "pem") -> None:
+    """Write ``data`` to ``out``, or PEM text to standard output when ``out`` is None."""
+    if out is not None:
+        out.write_bytes(data)
+        return
+    if encoding != "pem":
+        raise ValueError(_("DER output is binary; give a file with --out."))
+    typer.echo(data.decode("ascii"), nl=False)
+
+
+@app.command("init")
+def init_command(
+    directory: CaDir,
+    cn: Annotated[str, typer.Option("--cn", help=_("Common name of the root."))] = (
+        "tlstrunk Root CA"
+    ),
+    key: Annotated[
+        str, typer.Option(help=_("Key type: rsa2048, rsa3072, rsa4096, ecdsa-p256, ecdsa-p384."))
+    ] = "rsa2048",
+    hash_name: Annotated[
+        str, typer.Option("--hash", help=_("Signature hash: sha256, sha384 or sha512."))
+    ] = "sha256",
+    days: Annotated[int, typer.Option(help=_("Validity of the root in days."))] = 3650,
+) -> None:
+    """Create a new root CA in an empty directory."""
+    with report_errors():
+        ca = CertificateAuthority.create(
+            directory, common_name=cn, key=KeySpec.parse(key), hash_name=hash_name, days=days
+        )
+        typer.echo(
+            _("Created CA {subject} in {path}.").format(
+                subject=rfc4514_subject(ca.root_certificate.subject), path=directory
+            )
+        )
+
+
+@app.command("submit")
+def submit_command(
+    directory: CaDir,
+    csr_file: Annotated[Path, typer.Argument(help=_("CSR file downloaded from the node."))],
+) -> None:
+    """Queue a CSR and print its request id."""
+    with report_errors():
+        request_id = CertificateAuthority.open(directory).submit(csr_file.read_bytes())
+        typer.echo(_("Request ID: {id}").format(id=request_id))
+
+
+@app.command("pending")
+def pending_command(directory: CaDir) -> None:
+    """List the requests waiting to be issued or denied."""
+    with report_errors():
+        records = CertificateAuthority.open(directory).pending()
+    table = Table(_("ID"), _("Subject"), _("SAN"), _("Submitted"), title=_("Pending requests"))
+    for record in records:
+        sans = ", ".join([*record.dns_names, *record.ip_addresses])
+        table.add_row(str(record.id), record.subject, sans, record.submitted_at.isoformat())
+    Console().print(table)
+
+
+@app.command("issue")
+def issue_command(
+    directory: CaDir,
+    request_id: Annotated[int, typer.Argument(help=_("Request id from 'ca pending'."))],
+    days: Annotated[int, typer.Option(help=_("Validity of the certificate in days."))] = 730,
+    out: Out = None,
+    output_format: Format = OutputFormat.pem,
+) -> None:
+    """Issue the certificate for a pending request."""
+    with report_errors():
+        ca = CertificateAuthority.open(directory)
+        certificate = ca.issue(request_id, days=days)
+        data = ca.export_certificate(certificate.serial_number, output_format.value)
+        write_output(data, out, output_format.value)
+        if out is not None:
+            typer.echo(
+                _("Issued serial {serial:X} to {path}.").format(
+                    serial=certificate.serial_number, path=out
+                )
+            )
+
+
+@app.command("deny")
+def deny_command(
+    directory: CaDir,
+    request_id: Annotated[int, typer.Argument(help=_("Request id from 'ca pending'."))],
+    reason: Annotated[str, typer.Option(help=_("Why the request is denied."))],
+) -> None:
+    """Deny a pending request."""
+    with report_errors():
+        CertificateAuthority.open(directory).deny(request_id, reason)
+        typer.echo(_("Request {id} denied.").format(id=request_id))
+
+
+@app.command("issued")
+def issued_command(directory: CaDir) -> None:
+    """List the certificates this CA has issued."""
+    with report_errors():
+        records = CertificateAuthority.open(directory).issued()
+    table = Table(
+        _("Serial"), _("Request"), _("Subject"), _("Valid from"), _("Valid to"), title=_("Issued")
+    )
+    for record in records:
+        table.add_row(
+            f"{record.serial:X}",
+            str(record.request_id),
+            record.subject,
+            record.not_before.isoformat(),
+            record.not_after.isoformat(),
+        )
+    Console().print(table)
+
+
+@app.command("export-root")
+def export_root_command(
+    directory: CaDir, out: Out = None, output_format: Format = OutputFormat.pem
+) -> None:
+    """Export the root certificate, to upload as CallManager-trust on every node."""
+    with report_errors():
+        data = CertificateAuthority.open(directory).export_root(output_format.value)
+        write_output(data, out, output_format.value)
