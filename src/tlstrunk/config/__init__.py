@@ -1,1 +1,48 @@
 """Cluster configuration: storage, validation and immutable snapshots."""
+
+from tlstrunk.config.enums import (
+    AnswerMode,
+    ConsiderTrafficSecure,
+    DeviceSecurityMode,
+    IncomingTransport,
+    OutgoingTransport,
+    Transport,
+)
+from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
+from tlstrunk.config.snapshot import ConfigSnapshot, Listener, RouteTarget
+from tlstrunk.config.store import ConfigStore
+from tlstrunk.config.values import (
+    CallingSearchSpaceConfig,
+    Destination,
+    DirectoryNumberConfig,
+    NodeConfig,
+    PartitionConfig,
+    RoutePatternConfig,
+    SecurityProfileConfig,
+    TrunkConfig,
+    TrunkSpec,
+)
+
+__all__ = [
+    "AnswerMode",
+    "CallingSearchSpaceConfig",
+    "ConfigError",
+    "ConfigNotFoundError",
+    "ConfigSnapshot",
+    "ConfigStore",
+    "ConsiderTrafficSecure",
+    "Destination",
+    "DeviceSecurityMode",
+    "DirectoryNumberConfig",
+    "IncomingTransport",
+    "Listener",
+    "NodeConfig",
+    "OutgoingTransport",
+    "PartitionConfig",
+    "RoutePatternConfig",
+    "RouteTarget",
+    "SecurityProfileConfig",
+    "Transport",
+    "TrunkConfig",
+    "TrunkSpec",
+]

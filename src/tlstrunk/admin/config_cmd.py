@@ -1,0 +1,528 @@
+"""Configuration commands: ``profile``, ``trunk``, ``route``, ``dn``, ``partition``, ``css``.
+
+Each command takes ``--node-dir DIR`` and works on ``DIR/config.db``. A running
+node picks up changes when it reloads its configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tlstrunk.callcontrol.digits import AnalysisResult, partition_label
+from tlstrunk.config.enums import (
+    AnswerMode,
+    ConsiderTrafficSecure,
+    DeviceSecurityMode,
+    IncomingTransport,
+    Transport,
+)
+from tlstrunk.config.errors import ConfigError
+from tlstrunk.config.snapshot import ConfigSnapshot, RouteTarget
+from tlstrunk.config.store import ConfigStore
+from tlstrunk.config.values import Destination, SecurityProfileConfig, TrunkSpec
+from tlstrunk.i18n import _, ngettext
+from tlstrunk.paths import NodePaths
+
+__all__ = ["css_app", "dn_app", "partition_app", "profile_app", "route_app", "trunk_app"]
+
+profile_app = typer.Typer(help="SIP trunk security profiles.", no_args_is_help=True)
+trunk_app = typer.Typer(help="SIP trunks.", no_args_is_help=True)
+route_app = typer.Typer(help="Route patterns and digit analysis.", no_args_is_help=True)
+dn_app = typer.Typer(help="Directory numbers (virtual phones).", no_args_is_help=True)
+partition_app = typer.Typer(help="Route partitions.", no_args_is_help=True)
+css_app = typer.Typer(help="Calling search spaces.", no_args_is_help=True)
+
+console = Console()
+err_console = Console(stderr=True)
+
+NodeDir = Annotated[
+    Path,
+    typer.Option("--node-dir", "--dir", help="The node's directory, which contains config.db."),
+]
+Description = Annotated[str, typer.Option(help="Free text display in lists.")]
+PartitionOption = Annotated[
+    str | None, typer.Option("--partition", help="Partition; omit for <None>.")
+]
+CssOption = Annotated[str | None, typer.Option("--css", help="Calling search space name.")]
+
+
+def _fail(message: str) -> NoReturn:
+    err_console.print(f"[red]{_('Error')}:[/red] {message}", highlight=False, markup=True)
+    raise typer.Exit(1)
+
+
+@contextmanager
+def _open_store(node_dir: Path, *, create: bool = False) -> Iterator[ConfigStore]:
+    """Open the node's store; turn configuration errors into a message and exit code 1."""
+    path = NodePaths(node_dir).config_db
+    if not create and not path.exists():
+        _fail(
+            _(
+                "No configuration database at {path}; check --node-dir or add "
+                "configuration to that node first."
+            ).format(path=path)
+        )
+    store = ConfigStore(path)
+    try:
+        yield store
+    except ConfigError as error:
+        _fail(str(error))
+    finally:
+        store.close()
+
+
+def _add_row(table: Table, *cells: str) -> None:
+    # Text cells are display as typed: a partition named "[bold]" stays literal
+    table.add_row(*(Text(cell) for cell in cells))
+
+
+def _yes_no(value: bool) -> str:
+    return _("yes") if value else _("no")
+
+
+# --- profile --------------------------------------------------------------
+
+
+@profile_app.command("add")
+def profile_add(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Argument(help="Profile name.")],
+    device_security_mode: Annotated[
+        DeviceSecurityMode, typer.Option("--mode", case_sensitive=False)
+    ] = DeviceSecurityMode.NON_SECURE,
+    incoming_transport: Annotated[
+        IncomingTransport, typer.Option("--incoming-transport", case_sensitive=False)
+    ] = IncomingTransport.TCP_UDP,
+    outgoing_transport: Annotated[
+        Transport, typer.Option("--outgoing-transport", case_sensitive=False)
+    ] = Transport.TCP,
+    x509_subject_name: Annotated[
+        str, typer.Option(help="Peer certificate names, separated by spaces, commas or ';'.")
+    ] = "",
+    incoming_port: Annotated[int, typer.Option(help="Port to listen on (5061 for TLS).")] = 5060,
+    transmit_security_status: Annotated[bool, typer.Option()] = False,
+    digest_authentication: Annotated[bool, typer.Option()] = False,
+    nonce_validity_time: Annotated[
+        int, typer.Option(help="Digest nonce validity in minutes.")
+    ] = 600,
+    application_level_authorization: Annotated[bool, typer.Option()] = False,
+    accept_presence_subscription: Annotated[bool, typer.Option()] = False,
+    accept_out_of_dialog_refer: Annotated[bool, typer.Option()] = False,
+    accept_unsolicited_notification: Annotated[bool, typer.Option()] = False,
+    accept_replaces_header: Annotated[bool, typer.Option()] = False,
+    allow_charging_header: Annotated[bool, typer.Option()] = False,
+    sdp_offer_filtering: Annotated[
+        str, typer.Option(help="SIP V.150 outbound SDP offer filtering.")
+    ] = "Use Default Filter",
+    description: Description = "",
+) -> None:
+    """Add a SIP trunk security profile."""
+    profile = SecurityProfileConfig(
+        name=name,
+        description=description,
+        device_security_mode=device_security_mode,
+        incoming_transport=incoming_transport,
+        outgoing_transport=outgoing_transport,
+        enable_digest_authentication=digest_authentication,
+        nonce_validity_time=nonce_validity_time,
+        x509_subject_name=x509_subject_name,
+        incoming_port=incoming_port,
+        transmit_security_status=transmit_security_status,
+        enable_application_level_authorization=application_level_authorization,
+        accept_presence_subscription=accept_presence_subscription,
+        accept_out_of_dialog_refer=accept_out_of_dialog_refer,
+        accept_unsolicited_notification=accept_unsolicited_notification,
+        accept_replaces_header=accept_replaces_header,
+        allow_charging_header=allow_charging_header,
+        sip_v150_outbound_sdp_offer_filtering=sdp_offer_filtering,
+    )
+    with _open_store(node_dir, create=True) as store:
+        store.add_security_profile(profile)
+    console.print(_("Added security profile {name}.").format(name=name), highlight=False)
+
+
+@profile_app.command("list")
+def profile_list(node_dir: NodeDir) -> None:
+    """List the security profiles."""
+    with _open_store(node_dir) as store:
+        profiles = store.list_security_profiles()
+    table = Table(title=_("SIP trunk security profiles"))
+    for column in (_("Name"), _("Mode"), _("In"), _("Out"), _("Port"), _("X.509 subject name")):
+        table.add_column(column)
+    for profile in profiles:
+        _add_row(
+            table,
+            profile.name,
+            profile.device_security_mode.value,
+            profile.incoming_transport.value,
+            profile.outgoing_transport.value,
+            str(profile.incoming_port),
+            profile.x509_subject_name,
+        )
+    console.print(table)
+
+
+@profile_app.command("show")
+def profile_show(node_dir: NodeDir, name: str) -> None:
+    """Show every setting of one security profile."""
+    with _open_store(node_dir) as store:
+        profile = store.get_security_profile(name)
+    table = Table(title=_("Security profile {name}").format(name=name), show_header=False)
+    table.add_column(_("Setting"))
+    table.add_column(_("Value"))
+    for key, value in vars(profile).items():
+        display = _yes_no(value) if isinstance(value, bool) else str(value)
+        _add_row(table, key.replace("_", " "), display)
+    console.print(table)
+
+
+@profile_app.command("delete")
+def profile_delete(node_dir: NodeDir, name: str) -> None:
+    """Delete a security profile that no trunk uses."""
+    with _open_store(node_dir) as store:
+        store.delete_security_profile(name)
+    console.print(_("Deleted security profile {name}.").format(name=name), highlight=False)
+
+
+# --- trunk ----------------------------------------------------------------
+
+
+def parse_destination(text: str) -> Destination:
+    """Parse "ADDRESS:PORT", "[IPv6]:PORT" or a bare address (port 5060)."""
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, _sep, rest = text[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif text.count(":") == 1:
+        host, _sep, port_text = text.partition(":")
+    # more than one colon without brackets is a bare IPv6 address
+    if not port_text:
+        return Destination(host)
+    if not port_text.isdigit():
+        raise ConfigError(
+            _(
+                "Destination {text!r} has port {port!r}, which is not a number; write "
+                "ADDRESS:PORT, for example 127.0.0.200:5061."
+            ).format(text=text, port=port_text)
+        )
+    return Destination(host, int(port_text))
+
+
+@trunk_app.command("add")
+def trunk_add(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Argument(help="Trunk (device) name.")],
+    profile: Annotated[str, typer.Option("--profile", help="Security profile name.")],
+    destination: Annotated[
+        list[str], typer.Option("--destination", help="ADDRESS:PORT; repeat for up to 16.")
+    ],
+    srtp_allowed: Annotated[bool, typer.Option(help="Allow SRTP keys in SDP.")] = False,
+    consider_traffic_secure: Annotated[
+        ConsiderTrafficSecure, typer.Option(case_sensitive=False)
+    ] = ConsiderTrafficSecure.SRTP_AND_TLS,
+    css: Annotated[
+        str | None, typer.Option("--css", help="Calling search space for inbound calls.")
+    ] = None,
+    device_pool: str = "Default",
+    location: str = "Hub_None",
+    description: Description = "",
+) -> None:
+    """Add a SIP trunk."""
+    with _open_store(node_dir, create=True) as store:
+        spec = TrunkSpec(
+            name=name,
+            security_profile=profile,
+            destinations=tuple(parse_destination(text) for text in destination),
+            description=description,
+            device_pool=device_pool,
+            location=location,
+            srtp_allowed=srtp_allowed,
+            consider_traffic_secure=consider_traffic_secure,
+            css=css,
+        )
+        store.add_trunk(spec)
+    console.print(_("Added trunk {name}.").format(name=name), highlight=False)
+
+
+@trunk_app.command("list")
+def trunk_list(node_dir: NodeDir) -> None:
+    """List the SIP trunks."""
+    with _open_store(node_dir) as store:
+        trunks = store.list_trunks()
+    table = Table(title=_("SIP trunks"))
+    for column in (_("Name"), _("Destinations"), _("Security profile"), _("SRTP allowed")):
+        table.add_column(column)
+    for trunk in trunks:
+        _add_row(
+            table,
+            trunk.name,
+            ", ".join(str(d) for d in trunk.destinations),
+            trunk.profile.name,
+            _yes_no(trunk.srtp_allowed),
+        )
+    console.print(table)
+
+
+@trunk_app.command("show")
+def trunk_show(node_dir: NodeDir, name: str) -> None:
+    """Show every setting of one trunk."""
+    with _open_store(node_dir) as store:
+        trunk = store.get_trunk(name)
+    table = Table(title=_("Trunk {name}").format(name=name), show_header=False)
+    table.add_column(_("Setting"))
+    table.add_column(_("Value"))
+    for key, value in vars(trunk.to_spec()).items():
+        if key == "destinations":
+            display = ", ".join(str(d) for d in trunk.destinations)
+        elif isinstance(value, bool):
+            display = _yes_no(value)
+        else:
+            display = "" if value is None else str(value)
+        _add_row(table, key.replace("_", " "), display)
+    _add_row(table, _("sends SRTP keys"), _yes_no(trunk.sends_srtp_keys))
+    console.print(table)
+
+
+@trunk_app.command("delete")
+def trunk_delete(node_dir: NodeDir, name: str) -> None:
+    """Delete a trunk that no route pattern points at."""
+    with _open_store(node_dir) as store:
+        store.delete_trunk(name)
+    console.print(_("Deleted trunk {name}.").format(name=name), highlight=False)
+
+
+# --- route ----------------------------------------------------------------
+
+
+@route_app.command("add")
+def route_add(
+    node_dir: NodeDir,
+    pattern: Annotated[str, typer.Argument(help="Route pattern, such as 9898 or 1[2-5]XX.")],
+    trunk: Annotated[str, typer.Option("--trunk", help="Trunk that matching calls leave by.")],
+    partition: PartitionOption = None,
+    description: Description = "",
+) -> None:
+    """Add a route pattern pointing at a trunk."""
+    with _open_store(node_dir, create=True) as store:
+        store.add_route_pattern(pattern, trunk, partition, description)
+    console.print(
+        _("Added route pattern {pattern} in partition {partition} to trunk {trunk}.").format(
+            pattern=pattern, partition=partition_label(partition), trunk=trunk
+        ),
+        highlight=False,
+        markup=False,
+    )
+
+
+@route_app.command("list")
+def route_list(node_dir: NodeDir) -> None:
+    """List the route patterns."""
+    with _open_store(node_dir) as store:
+        routes = store.list_route_patterns()
+    table = Table(title=_("Route patterns"))
+    for column in (_("Pattern"), _("Partition"), _("Trunk"), _("Description")):
+        table.add_column(column)
+    for route in routes:
+        _add_row(
+            table, route.pattern, partition_label(route.partition), route.trunk, route.description
+        )
+    console.print(table, markup=False)
+
+
+@route_app.command("delete")
+def route_delete(node_dir: NodeDir, pattern: str, partition: PartitionOption = None) -> None:
+    """Delete a route pattern."""
+    with _open_store(node_dir) as store:
+        store.delete_route_pattern(pattern, partition)
+    console.print(_("Deleted route pattern {pattern}.").format(pattern=pattern), markup=False)
+
+
+@route_app.command("analyze")
+def route_analyze(
+    node_dir: NodeDir,
+    digits: Annotated[str, typer.Argument(help="The dialled digits.")],
+    css: CssOption = None,
+) -> None:
+    """Show which pattern dialled digits match, the other candidates, and where the call goes."""
+    with _open_store(node_dir) as store:
+        snapshot = store.load_snapshot()
+        result = snapshot.analyze(digits, css)
+    _print_analysis(snapshot, result, css)
+    if result.matched is None:
+        raise typer.Exit(1)
+
+
+def _print_analysis(
+    snapshot: ConfigSnapshot, result: AnalysisResult[RouteTarget], css: str | None
+) -> None:
+    searched = ", ".join(partition_label(p) for p in result.css)
+    console.print(
+        _("Digits {digits}, calling search space {css} (searches {partitions}).").format(
+            digits=result.digits, css=css or _("none"), partitions=searched
+        ),
+        markup=False,
+        highlight=False,
+    )
+    winner = result.matched
+    if winner is None:
+        console.print(_("No pattern matches these digits."), markup=False)
+    else:
+        console.print(
+            ngettext(
+                "Matched pattern {pattern} in partition {partition}: it matches {count} "
+                "string of {length} digits.",
+                "Matched pattern {pattern} in partition {partition}: it matches {count} "
+                "strings of {length} digits.",
+                winner.match_count,
+            ).format(
+                pattern=winner.pattern.text,
+                partition=partition_label(winner.partition),
+                count=winner.match_count,
+                length=len(result.digits),
+            ),
+            markup=False,
+            highlight=False,
+        )
+        console.print(_describe_target(snapshot, winner.target), markup=False, highlight=False)
+    losers = result.candidates[1:]
+    if losers:
+        table = Table(title=_("Other candidates"))
+        for column in (_("Pattern"), _("Partition"), _("Matches"), _("Why it lost")):
+            table.add_column(column)
+        for match in losers:
+            _add_row(
+                table,
+                match.pattern.text,
+                partition_label(match.partition),
+                str(match.match_count),
+                result.loss_reason(match),
+            )
+        console.print(table, markup=False)
+    if result.could_match_more:
+        console.print(
+            _("More digits could still match a longer pattern."), markup=False, highlight=False
+        )
+
+
+def _describe_target(snapshot: ConfigSnapshot, target: RouteTarget) -> str:
+    kind, name = target
+    if kind == "dn":
+        return _("The call goes to directory number {number} on this node.").format(number=name)
+    trunk = snapshot.trunks[name]
+    return _(
+        "The call leaves by trunk {trunk} to {destinations} over {transport} "
+        "(profile {profile}, {mode})."
+    ).format(
+        trunk=trunk.name,
+        destinations=", ".join(str(d) for d in trunk.destinations),
+        transport=trunk.profile.outgoing_transport.value,
+        profile=trunk.profile.name,
+        mode=trunk.profile.device_security_mode.value,
+    )
+
+
+# --- dn -------------------------------------------------------------------
+
+
+@dn_app.command("add")
+def dn_add(
+    node_dir: NodeDir,
+    number: Annotated[str, typer.Argument(help="The directory number, such as 1018.")],
+    partition: PartitionOption = None,
+    answer_mode: Annotated[AnswerMode, typer.Option(case_sensitive=False)] = AnswerMode.AUTO,
+    css: CssOption = None,
+    description: Description = "",
+) -> None:
+    """Add a directory number with a virtual phone."""
+    with _open_store(node_dir, create=True) as store:
+        store.add_directory_number(number, partition, description, answer_mode, css)
+    console.print(_("Added directory number {number}.").format(number=number), markup=False)
+
+
+@dn_app.command("list")
+def dn_list(node_dir: NodeDir) -> None:
+    """List the directory numbers."""
+    with _open_store(node_dir) as store:
+        numbers = store.list_directory_numbers()
+    table = Table(title=_("Directory numbers"))
+    for column in (_("Number"), _("Partition"), _("Answer"), _("CSS"), _("Description")):
+        table.add_column(column)
+    for entry in numbers:
+        _add_row(
+            table,
+            entry.number,
+            partition_label(entry.partition),
+            entry.answer_mode.value,
+            entry.css or "",
+            entry.description,
+        )
+    console.print(table, markup=False)
+
+
+@dn_app.command("delete")
+def dn_delete(node_dir: NodeDir, number: str, partition: PartitionOption = None) -> None:
+    """Delete a directory number."""
+    with _open_store(node_dir) as store:
+        store.delete_directory_number(number, partition)
+    console.print(_("Deleted directory number {number}.").format(number=number), markup=False)
+
+
+# --- partition and css ----------------------------------------------------
+
+
+@partition_app.command("add")
+def partition_add(node_dir: NodeDir, name: str, description: Description = "") -> None:
+    """Add a route partition."""
+    with _open_store(node_dir, create=True) as store:
+        store.add_partition(name, description)
+    console.print(_("Added partition {name}.").format(name=name), markup=False)
+
+
+@partition_app.command("list")
+def partition_list(node_dir: NodeDir) -> None:
+    """List the route partitions."""
+    with _open_store(node_dir) as store:
+        partitions = store.list_partitions()
+    table = Table(title=_("Partitions"))
+    table.add_column(_("Name"))
+    table.add_column(_("Description"))
+    for partition in partitions:
+        _add_row(table, partition.name, partition.description)
+    console.print(table, markup=False)
+
+
+@css_app.command("add")
+def css_add(
+    node_dir: NodeDir,
+    name: str,
+    partition: Annotated[
+        list[str] | None, typer.Option("--partition", help="Partition; repeat in search order.")
+    ] = None,
+    description: Description = "",
+) -> None:
+    """Add a calling search space."""
+    with _open_store(node_dir, create=True) as store:
+        store.add_css(name, partition or [], description)
+    console.print(_("Added calling search space {name}.").format(name=name), markup=False)
+
+
+@css_app.command("list")
+def css_list(node_dir: NodeDir) -> None:
+    """List the calling search spaces with their partitions in search order."""
+    with _open_store(node_dir) as store:
+        spaces = store.list_css()
+    table = Table(title=_("Calling search spaces"))
+    table.add_column(_("Name"))
+    table.add_column(_("Partitions"))
+    table.add_column(_("Description"))
+    for space in spaces:
+        _add_row(table, space.name, ", ".join(space.partitions), space.description)
+    console.print(table, markup=False)

@@ -1,0 +1,74 @@
+"""Enumerations of the configuration model, shared by storage and the runtime.
+
+Each value is the text the user sees and types, so the enums double as the
+accepted spellings in the topology file and on the command line.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AnswerMode",
+    "ConsiderTrafficSecure",
+    "DeviceSecurityMode",
+    "IncomingTransport",
+    "OutgoingTransport",
+    "Transport",
+]
+
+
+class DeviceSecurityMode(StrEnum):
+    """How much a trunk security profile protects signalling."""
+
+    NON_SECURE = "Non Secure"
+    AUTHENTICATED = "Authenticated"
+    ENCRYPTED = "Encrypted"
+
+    @property
+    def requires_tls(self) -> bool:
+        return self is not DeviceSecurityMode.NON_SECURE
+
+
+class Transport(StrEnum):
+    """A transport a node listens on or connects with."""
+
+    TCP = "TCP"
+    UDP = "UDP"
+    TLS = "TLS"
+
+
+#: Outgoing transports are the plain transports.
+OutgoingTransport = Transport
+
+
+class IncomingTransport(StrEnum):
+    """What a security profile accepts on its incoming port."""
+
+    TCP_UDP = "TCP+UDP"
+    TCP = "TCP"
+    UDP = "UDP"
+    TLS = "TLS"
+
+    @property
+    def transports(self) -> tuple[Transport, ...]:
+        """Return the transports a listener opens for this setting."""
+        if self is IncomingTransport.TCP_UDP:
+            return (Transport.TCP, Transport.UDP)
+        return (Transport(self.value),)
+
+
+class ConsiderTrafficSecure(StrEnum):
+    """When a call on a trunk counts as secure."""
+
+    SRTP_AND_TLS = "When using both sRTP and TLS"
+    SRTP_ONLY = "When using sRTP Only"
+
+
+class AnswerMode(StrEnum):
+    """How a directory number's virtual phone handles an incoming call."""
+
+    #: The virtual phone answers at once.
+    AUTO = "auto"
+    #: The virtual phone rings until an operator answers or the caller gives up.
+    MANUAL = "manual"

@@ -1,0 +1,164 @@
+"""SQLAlchemy tables of the configuration database.
+
+The schema itself is created by the Alembic migrations in ``migrations/``;
+these classes must stay in step with the newest migration.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from tlstrunk.config.enums import (
+    AnswerMode,
+    ConsiderTrafficSecure,
+    DeviceSecurityMode,
+    IncomingTransport,
+    Transport,
+)
+
+NAME_LENGTH = 50
+ENUM_LENGTH = 40
+
+
+def _enum_column(enum_class: type[enum.Enum]) -> Enum:
+    # stored as the display value in a plain VARCHAR, matching the migrations
+    return Enum(
+        enum_class,
+        native_enum=False,
+        create_constraint=False,
+        length=ENUM_LENGTH,
+        values_callable=lambda members: [member.value for member in members],
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class NodeRow(Base):
+    __tablename__ = "node"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    address: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class SecurityProfileRow(Base):
+    __tablename__ = "security_profile"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    device_security_mode: Mapped[DeviceSecurityMode] = mapped_column(
+        _enum_column(DeviceSecurityMode)
+    )
+    incoming_transport: Mapped[IncomingTransport] = mapped_column(_enum_column(IncomingTransport))
+    outgoing_transport: Mapped[Transport] = mapped_column(_enum_column(Transport))
+    enable_digest_authentication: Mapped[bool] = mapped_column(default=False)
+    nonce_validity_time: Mapped[int] = mapped_column(default=600)
+    x509_subject_name: Mapped[str] = mapped_column(Text, default="")
+    incoming_port: Mapped[int] = mapped_column(default=5060)
+    enable_application_level_authorization: Mapped[bool] = mapped_column(default=False)
+    accept_presence_subscription: Mapped[bool] = mapped_column(default=False)
+    accept_out_of_dialog_refer: Mapped[bool] = mapped_column(default=False)
+    accept_unsolicited_notification: Mapped[bool] = mapped_column(default=False)
+    accept_replaces_header: Mapped[bool] = mapped_column(default=False)
+    transmit_security_status: Mapped[bool] = mapped_column(default=False)
+    allow_charging_header: Mapped[bool] = mapped_column(default=False)
+    sip_v150_outbound_sdp_offer_filtering: Mapped[str] = mapped_column(
+        String(ENUM_LENGTH), default="Use Default Filter"
+    )
+
+
+class PartitionRow(Base):
+    __tablename__ = "partition"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class CallingSearchSpaceRow(Base):
+    __tablename__ = "calling_search_space"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    members: Mapped[list[CssMemberRow]] = relationship(
+        order_by="CssMemberRow.position", cascade="all, delete-orphan"
+    )
+
+
+class CssMemberRow(Base):
+    __tablename__ = "css_member"
+    __table_args__ = (UniqueConstraint("css_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    css_id: Mapped[int] = mapped_column(ForeignKey("calling_search_space.id", ondelete="CASCADE"))
+    partition_id: Mapped[int] = mapped_column(ForeignKey("partition.id"))
+    position: Mapped[int] = mapped_column()
+    partition: Mapped[PartitionRow] = relationship()
+
+
+class SipTrunkRow(Base):
+    __tablename__ = "sip_trunk"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    device_pool: Mapped[str] = mapped_column(String(NAME_LENGTH), default="Default")
+    location: Mapped[str] = mapped_column(String(NAME_LENGTH), default="Hub_None")
+    srtp_allowed: Mapped[bool] = mapped_column(default=False)
+    consider_traffic_secure: Mapped[ConsiderTrafficSecure] = mapped_column(
+        _enum_column(ConsiderTrafficSecure)
+    )
+    security_profile_id: Mapped[int] = mapped_column(ForeignKey("security_profile.id"))
+    sip_profile: Mapped[str] = mapped_column(String(NAME_LENGTH), default="Standard SIP Profile")
+    dtmf_signaling_method: Mapped[str] = mapped_column(String(ENUM_LENGTH), default="No Preference")
+    css_id: Mapped[int | None] = mapped_column(ForeignKey("calling_search_space.id"))
+    security_profile: Mapped[SecurityProfileRow] = relationship()
+    css: Mapped[CallingSearchSpaceRow | None] = relationship()
+    destinations: Mapped[list[TrunkDestinationRow]] = relationship(
+        order_by="TrunkDestinationRow.position", cascade="all, delete-orphan"
+    )
+
+
+class TrunkDestinationRow(Base):
+    __tablename__ = "trunk_destination"
+    __table_args__ = (UniqueConstraint("trunk_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trunk_id: Mapped[int] = mapped_column(ForeignKey("sip_trunk.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column()
+    address: Mapped[str] = mapped_column(String(255))
+    port: Mapped[int] = mapped_column()
+
+
+class RoutePatternRow(Base):
+    __tablename__ = "route_pattern"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pattern: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    partition_id: Mapped[int | None] = mapped_column(ForeignKey("partition.id"))
+    trunk_id: Mapped[int] = mapped_column(ForeignKey("sip_trunk.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    partition: Mapped[PartitionRow | None] = relationship()
+    trunk: Mapped[SipTrunkRow] = relationship()
+
+
+class DirectoryNumberRow(Base):
+    __tablename__ = "directory_number"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    partition_id: Mapped[int | None] = mapped_column(ForeignKey("partition.id"))
+    description: Mapped[str] = mapped_column(Text, default="")
+    answer_mode: Mapped[AnswerMode] = mapped_column(_enum_column(AnswerMode))
+    css_id: Mapped[int | None] = mapped_column(ForeignKey("calling_search_space.id"))
+    partition: Mapped[PartitionRow | None] = relationship()
+    css: Mapped[CallingSearchSpaceRow | None] = relationship()

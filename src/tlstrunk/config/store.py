@@ -1,0 +1,362 @@
+"""The configuration database of one node: a SQLite file managed through SQLAlchemy.
+
+Opening a ``ConfigStore`` creates the file if needed and runs the Alembic
+migrations shipped in ``migrations/`` up to the newest revision, so no
+alembic.ini is needed at run time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.exc import DatabaseError
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from tlstrunk.config.enums import AnswerMode
+from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
+from tlstrunk.config.orm import (
+    CallingSearchSpaceRow,
+    DirectoryNumberRow,
+    NodeRow,
+    PartitionRow,
+    RoutePatternRow,
+    SecurityProfileRow,
+    SipTrunkRow,
+)
+from tlstrunk.config.snapshot import ConfigSnapshot
+from tlstrunk.config.values import (
+    CallingSearchSpaceConfig,
+    Destination,
+    DirectoryNumberConfig,
+    NodeConfig,
+    PartitionConfig,
+    RoutePatternConfig,
+    SecurityProfileConfig,
+    TrunkConfig,
+    TrunkSpec,
+)
+from tlstrunk.config.writer import ConfigWriter
+from tlstrunk.i18n import _
+
+__all__ = ["ConfigStore"]
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class ConfigStore:
+    """Typed access to one node's configuration database.
+
+    Every ``add_*``, ``delete_*`` and ``set_*`` call is its own transaction;
+    ``batch()`` groups several writes into one.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._engine = create_engine(f"sqlite:///{self.path}")
+        event.listen(self._engine, "connect", _enable_foreign_keys)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        try:
+            upgrade(self._engine)
+        except DatabaseError as error:
+            self._engine.dispose()
+            raise ConfigError(
+                _(
+                    "{path} is not a usable configuration database ({error}); move the "
+                    "file away to start with an empty configuration, or check --node-dir."
+                ).format(path=self.path, error=error.orig)
+            ) from error
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> ConfigStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def batch(self) -> Iterator[ConfigWriter]:
+        """Yield a writer whose writes commit together, or not at all on an error."""
+        with self._sessions.begin() as session:
+            yield ConfigWriter(session)
+
+    # --- writes, one transaction each -------------------------------------
+
+    def set_node(self, name: str, address: str, description: str = "") -> None:
+        with self.batch() as writer:
+            writer.set_node(name, address, description)
+
+    def add_security_profile(self, profile: SecurityProfileConfig) -> None:
+        with self.batch() as writer:
+            writer.add_security_profile(profile)
+
+    def delete_security_profile(self, name: str) -> None:
+        with self.batch() as writer:
+            writer.delete_security_profile(name)
+
+    def add_trunk(self, trunk: TrunkSpec) -> None:
+        with self.batch() as writer:
+            writer.add_trunk(trunk)
+
+    def delete_trunk(self, name: str) -> None:
+        with self.batch() as writer:
+            writer.delete_trunk(name)
+
+    def add_partition(self, name: str, description: str = "") -> None:
+        with self.batch() as writer:
+            writer.add_partition(name, description)
+
+    def delete_partition(self, name: str) -> None:
+        with self.batch() as writer:
+            writer.delete_partition(name)
+
+    def add_css(self, name: str, partitions: Sequence[str], description: str = "") -> None:
+        with self.batch() as writer:
+            writer.add_css(name, partitions, description)
+
+    def delete_css(self, name: str) -> None:
+        with self.batch() as writer:
+            writer.delete_css(name)
+
+    def add_route_pattern(
+        self, pattern: str, trunk: str, partition: str | None = None, description: str = ""
+    ) -> None:
+        with self.batch() as writer:
+            writer.add_route_pattern(pattern, trunk, partition, description)
+
+    def delete_route_pattern(self, pattern: str, partition: str | None = None) -> None:
+        with self.batch() as writer:
+            writer.delete_route_pattern(pattern, partition)
+
+    def add_directory_number(
+        self,
+        number: str,
+        partition: str | None = None,
+        description: str = "",
+        answer_mode: AnswerMode = AnswerMode.AUTO,
+        css: str | None = None,
+    ) -> None:
+        with self.batch() as writer:
+            writer.add_directory_number(number, partition, description, answer_mode, css)
+
+    def delete_directory_number(self, number: str, partition: str | None = None) -> None:
+        with self.batch() as writer:
+            writer.delete_directory_number(number, partition)
+
+    # --- reads ------------------------------------------------------------
+
+    def get_node(self) -> NodeConfig | None:
+        with self._sessions() as session:
+            row = session.scalars(select(NodeRow)).first()
+            return None if row is None else _node(row)
+
+    def list_security_profiles(self) -> list[SecurityProfileConfig]:
+        with self._sessions() as session:
+            rows = session.scalars(select(SecurityProfileRow).order_by(SecurityProfileRow.name))
+            return [_profile(row) for row in rows]
+
+    def get_security_profile(self, name: str) -> SecurityProfileConfig:
+        """Return one profile. Raises ``ConfigNotFoundError`` when it does not exist."""
+        for profile in self.list_security_profiles():
+            if profile.name == name:
+                return profile
+        raise _not_found(_("security profile"), name)
+
+    def list_trunks(self) -> list[TrunkConfig]:
+        with self._sessions() as session:
+            return _trunks(session)
+
+    def get_trunk(self, name: str) -> TrunkConfig:
+        """Return one trunk. Raises ``ConfigNotFoundError`` when it does not exist."""
+        for trunk in self.list_trunks():
+            if trunk.name == name:
+                return trunk
+        raise _not_found(_("trunk"), name)
+
+    def list_partitions(self) -> list[PartitionConfig]:
+        with self._sessions() as session:
+            rows = session.scalars(select(PartitionRow).order_by(PartitionRow.name))
+            return [PartitionConfig(row.name, row.description) for row in rows]
+
+    def list_css(self) -> list[CallingSearchSpaceConfig]:
+        with self._sessions() as session:
+            return _css(session)
+
+    def list_route_patterns(self) -> list[RoutePatternConfig]:
+        with self._sessions() as session:
+            return _route_patterns(session)
+
+    def list_directory_numbers(self) -> list[DirectoryNumberConfig]:
+        with self._sessions() as session:
+            return _directory_numbers(session)
+
+    def load_snapshot(self) -> ConfigSnapshot:
+        """Read the whole configuration in one transaction and compile it."""
+        with self._sessions() as session, session.begin():
+            node = session.scalars(select(NodeRow)).first()
+            profiles = session.scalars(select(SecurityProfileRow).order_by(SecurityProfileRow.name))
+            partitions = session.scalars(select(PartitionRow).order_by(PartitionRow.name))
+            snapshot = ConfigSnapshot.build(
+                node=None if node is None else _node(node),
+                security_profiles=[_profile(row) for row in profiles],
+                trunks=_trunks(session),
+                partitions=[PartitionConfig(row.name, row.description) for row in partitions],
+                calling_search_spaces=_css(session),
+                route_patterns=_route_patterns(session),
+                directory_numbers=_directory_numbers(session),
+            )
+        logger.debug(
+            "loaded configuration snapshot from %s: %d trunks, %d dial plan entries",
+            self.path,
+            len(snapshot.trunks),
+            len(snapshot.analyzer),
+        )
+        return snapshot
+
+
+def upgrade(engine: Engine) -> None:
+    """Run the shipped migrations on ``engine`` up to the newest revision."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _not_found(kind: str, name: str) -> ConfigNotFoundError:
+    return ConfigNotFoundError(
+        _("The {kind} {name!r} does not exist; check the spelling or create it first.").format(
+            kind=kind, name=name
+        )
+    )
+
+
+# --- rows to values ---------------------------------------------------------
+
+
+def _node(row: NodeRow) -> NodeConfig:
+    return NodeConfig(row.name, row.address, row.description)
+
+
+def _profile(row: SecurityProfileRow) -> SecurityProfileConfig:
+    return SecurityProfileConfig(
+        name=row.name,
+        description=row.description,
+        device_security_mode=row.device_security_mode,
+        incoming_transport=row.incoming_transport,
+        outgoing_transport=row.outgoing_transport,
+        enable_digest_authentication=row.enable_digest_authentication,
+        nonce_validity_time=row.nonce_validity_time,
+        x509_subject_name=row.x509_subject_name,
+        incoming_port=row.incoming_port,
+        enable_application_level_authorization=row.enable_application_level_authorization,
+        accept_presence_subscription=row.accept_presence_subscription,
+        accept_out_of_dialog_refer=row.accept_out_of_dialog_refer,
+        accept_unsolicited_notification=row.accept_unsolicited_notification,
+        accept_replaces_header=row.accept_replaces_header,
+        transmit_security_status=row.transmit_security_status,
+        allow_charging_header=row.allow_charging_header,
+        sip_v150_outbound_sdp_offer_filtering=row.sip_v150_outbound_sdp_offer_filtering,
+    )
+
+
+def _trunks(session: Session) -> list[TrunkConfig]:
+    rows = session.scalars(
+        select(SipTrunkRow)
+        .options(
+            selectinload(SipTrunkRow.destinations),
+            selectinload(SipTrunkRow.security_profile),
+            selectinload(SipTrunkRow.css),
+        )
+        .order_by(SipTrunkRow.name)
+    )
+    return [
+        TrunkConfig(
+            name=row.name,
+            profile=_profile(row.security_profile),
+            destinations=tuple(Destination(d.address, d.port) for d in row.destinations),
+            description=row.description,
+            device_pool=row.device_pool,
+            location=row.location,
+            srtp_allowed=row.srtp_allowed,
+            consider_traffic_secure=row.consider_traffic_secure,
+            sip_profile=row.sip_profile,
+            dtmf_signaling_method=row.dtmf_signaling_method,
+            css=None if row.css is None else row.css.name,
+        )
+        for row in rows
+    ]
+
+
+def _css(session: Session) -> list[CallingSearchSpaceConfig]:
+    rows = session.scalars(
+        select(CallingSearchSpaceRow)
+        .options(selectinload(CallingSearchSpaceRow.members))
+        .order_by(CallingSearchSpaceRow.name)
+    )
+    return [
+        CallingSearchSpaceConfig(
+            name=row.name,
+            partitions=tuple(member.partition.name for member in row.members),
+            description=row.description,
+        )
+        for row in rows
+    ]
+
+
+def _route_patterns(session: Session) -> list[RoutePatternConfig]:
+    rows = session.scalars(
+        select(RoutePatternRow)
+        .options(selectinload(RoutePatternRow.partition), selectinload(RoutePatternRow.trunk))
+        .order_by(RoutePatternRow.pattern, RoutePatternRow.partition_id)
+    )
+    return [
+        RoutePatternConfig(
+            pattern=row.pattern,
+            trunk=row.trunk.name,
+            partition=None if row.partition is None else row.partition.name,
+            description=row.description,
+        )
+        for row in rows
+    ]
+
+
+def _directory_numbers(session: Session) -> list[DirectoryNumberConfig]:
+    rows = session.scalars(
+        select(DirectoryNumberRow)
+        .options(selectinload(DirectoryNumberRow.partition), selectinload(DirectoryNumberRow.css))
+        .order_by(DirectoryNumberRow.number, DirectoryNumberRow.partition_id)
+    )
+    return [
+        DirectoryNumberConfig(
+            number=row.number,
+            partition=None if row.partition is None else row.partition.name,
+            description=row.description,
+            answer_mode=row.answer_mode,
+            css=None if row.css is None else row.css.name,
+        )
+        for row in rows
+    ]

@@ -1,0 +1,517 @@
+"""Topology files: several clusters on one machine, described in YAML.
+
+The demo reads such a file, builds a CA and one node per cluster, and places
+the calls it lists. Every error names the file, the key path inside it (for
+example ``clusters[1].trunks[0].destinations[0].port``) and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from tlstrunk.config import validate
+from tlstrunk.config.errors import ConfigError
+from tlstrunk.config.store import ConfigStore
+from tlstrunk.config.values import (
+    CallingSearchSpaceConfig,
+    Destination,
+    DirectoryNumberConfig,
+    PartitionConfig,
+    RoutePatternConfig,
+    SecurityProfileConfig,
+    TrunkSpec,
+)
+from tlstrunk.i18n import _
+from tlstrunk.pki.errors import PkiError
+from tlstrunk.pki.keys import KeySpec, hash_algorithm
+
+__all__ = [
+    "CallSpec",
+    "CertificateSpec",
+    "ClusterTopology",
+    "Topology",
+    "TopologyError",
+    "apply_cluster",
+    "load_topology",
+]
+
+V = TypeVar("V")
+
+
+class TopologyError(ConfigError):
+    """A topology file that cannot be used; the message starts with file and key path."""
+
+
+@dataclass(frozen=True)
+class CertificateSpec:
+    """The key and certificate to create for a CA or a node."""
+
+    common_name: str
+    key: str = "rsa2048"
+    hash: str = "sha256"
+    #: Validity in days.
+    days: int = 825
+
+
+@dataclass(frozen=True)
+class ClusterTopology:
+    """One cluster (a single node here) and the configuration to write into it."""
+
+    name: str
+    address: str
+    certificate: CertificateSpec
+    description: str = ""
+    security_profiles: tuple[SecurityProfileConfig, ...] = ()
+    trunks: tuple[TrunkSpec, ...] = ()
+    partitions: tuple[PartitionConfig, ...] = ()
+    calling_search_spaces: tuple[CallingSearchSpaceConfig, ...] = ()
+    route_patterns: tuple[RoutePatternConfig, ...] = ()
+    directory_numbers: tuple[DirectoryNumberConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """A call the demo places: from a number on a cluster to dialled digits."""
+
+    from_cluster: str
+    from_number: str
+    to: str
+
+
+@dataclass(frozen=True)
+class Topology:
+    """A whole topology file, validated."""
+
+    path: Path
+    ca: CertificateSpec
+    clusters: tuple[ClusterTopology, ...]
+    calls: tuple[CallSpec, ...] = ()
+
+    def cluster(self, name: str) -> ClusterTopology:
+        """Return the cluster called ``name``. Raises ``KeyError`` when there is none."""
+        for cluster in self.clusters:
+            if cluster.name == name:
+                return cluster
+        raise KeyError(name)
+
+
+def load_topology(path: Path) -> Topology:
+    """Read and validate a topology file.
+
+    Raises:
+        TopologyError: the file is unreadable, is not YAML, or a value is invalid.
+    """
+    path = Path(path)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise TopologyError(
+            _("Cannot read topology file {path}: {error}.").format(path=path, error=error.strerror)
+        ) from error
+    except yaml.YAMLError as error:
+        raise TopologyError(
+            _("{path} is not valid YAML: {error}").format(path=path, error=error)
+        ) from error
+    return _Reader(path).topology(document)
+
+
+def apply_cluster(store: ConfigStore, cluster: ClusterTopology) -> None:
+    """Replace the whole configuration in ``store`` by ``cluster``'s, in one transaction."""
+    with store.batch() as writer:
+        writer.clear()
+        writer.set_node(cluster.name, cluster.address, cluster.description)
+        for profile in cluster.security_profiles:
+            writer.add_security_profile(profile)
+        for partition in cluster.partitions:
+            writer.add_partition(partition.name, partition.description)
+        for css in cluster.calling_search_spaces:
+            writer.add_css(css.name, css.partitions, css.description)
+        for trunk in cluster.trunks:
+            writer.add_trunk(trunk)
+        for route in cluster.route_patterns:
+            writer.add_route_pattern(route.pattern, route.trunk, route.partition, route.description)
+        for number in cluster.directory_numbers:
+            writer.add_directory_number(
+                number.number, number.partition, number.description, number.answer_mode, number.css
+            )
+
+
+class _Reader:
+    """Turns the parsed YAML into values, raising errors that carry the key path."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def fail(self, where: str, message: str) -> TopologyError:
+        return TopologyError(f"{self.path}: {where}: {message}")
+
+    # --- generic shapes ---------------------------------------------------
+
+    def mapping(
+        self, value: Any, where: str, allowed: set[str], required: set[str]
+    ) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.fail(where, _("expected a mapping of keys to values."))
+        unknown = sorted(str(key) for key in value if key not in allowed)
+        if unknown:
+            raise self.fail(
+                where,
+                _("unknown key {key!r}; the keys allowed here are {allowed}.").format(
+                    key=unknown[0], allowed=", ".join(sorted(allowed))
+                ),
+            )
+        for key in sorted(required):
+            if key not in value:
+                raise self.fail(where, _("the key {key!r} is missing; add it.").format(key=key))
+        return dict(value)
+
+    def items(
+        self, value: Any, where: str, read: Callable[[Any, str], V], minimum: int = 0
+    ) -> tuple[V, ...]:
+        if value is None:
+            value = []
+        if not isinstance(value, list):
+            raise self.fail(where, _("expected a list."))
+        if len(value) < minimum:
+            raise self.fail(where, _("list at least {count} entry.").format(count=minimum))
+        return tuple(read(item, f"{where}[{index}]") for index, item in enumerate(value))
+
+    def string(self, value: Any, where: str) -> str:
+        # YAML reads 9898 as a number; accept it so numbers need no quotes
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise self.fail(where, _("expected text, got {value!r}.").format(value=value))
+        return str(value)
+
+    def digits(self, value: Any, where: str) -> str:
+        # unquoted 0123 is an integer in YAML (octal in YAML 1.1), so leading zeros would be lost
+        if not isinstance(value, str):
+            raise self.fail(
+                where,
+                _(
+                    'write {value!r} in quotes, as "{value}": YAML reads unquoted digits as '
+                    "a number and drops leading zeros."
+                ).format(value=value),
+            )
+        return value
+
+    def integer(self, value: Any, where: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(where, _("expected a whole number, got {value!r}.").format(value=value))
+        return value
+
+    def boolean(self, value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise self.fail(where, _("expected true or false, got {value!r}.").format(value=value))
+        return value
+
+    def choice(self, enum_class: type[enum.Enum], value: Any, where: str) -> Any:
+        text = self.string(value, where)
+        for member in enum_class:
+            if str(member.value).casefold() == text.casefold():
+                return member
+        choices = ", ".join(str(member.value) for member in enum_class)
+        raise self.fail(
+            where,
+            _("{value!r} is not allowed; use one of: {choices}.").format(
+                value=text, choices=choices
+            ),
+        )
+
+    def loopback(self, value: Any, where: str) -> str:
+        text = self.string(value, where)
+        try:
+            address = ipaddress.ip_address(text)
+        except ValueError:
+            address = None
+        if address is None or not address.is_loopback:
+            raise self.fail(
+                where,
+                _(
+                    "{value!r} is not a loopback address; the lab runs every cluster on this "
+                    "machine, so use an address in 127.0.0.0/8 (such as 127.0.0.203) or ::1."
+                ).format(value=text),
+            )
+        return text
+
+    def fields(
+        self, cls: type[Any], data: Mapping[str, Any], where: str, skip: set[str]
+    ) -> dict[str, Any]:
+        """Read the fields of dataclass ``cls`` present in ``data``, typed by their defaults."""
+        values: dict[str, Any] = {}
+        for spec in dataclasses.fields(cls):
+            if spec.name in skip or spec.name not in data:
+                continue
+            key_path = f"{where}.{spec.name}"
+            raw = data[spec.name]
+            default = spec.default
+            if isinstance(default, enum.Enum):
+                values[spec.name] = self.choice(type(default), raw, key_path)
+            elif isinstance(default, bool):
+                values[spec.name] = self.boolean(raw, key_path)
+            elif isinstance(default, int):
+                values[spec.name] = self.integer(raw, key_path)
+            elif raw is None and default is None:
+                values[spec.name] = None
+            else:
+                values[spec.name] = self.string(raw, key_path)
+        return values
+
+    # --- the document -----------------------------------------------------
+
+    def topology(self, document: Any) -> Topology:
+        data = self.mapping(
+            document, "(top level)", {"ca", "clusters", "calls"}, {"ca", "clusters"}
+        )
+        ca = self.certificate(data["ca"], "ca", default_days=3650)
+        clusters = self.items(data["clusters"], "clusters", self.cluster, minimum=1)
+        self.unique([c.name for c in clusters], "clusters", "name", _("cluster name"))
+        self.unique([c.address for c in clusters], "clusters", "address", _("cluster address"))
+        calls = self.items(data.get("calls"), "calls", self.call)
+        for index, call in enumerate(calls):
+            self.check_call(call, clusters, f"calls[{index}]")
+        return Topology(self.path, ca, clusters, calls)
+
+    def certificate(self, value: Any, where: str, default_days: int = 825) -> CertificateSpec:
+        data = self.mapping(value, where, {"common_name", "key", "hash", "days"}, {"common_name"})
+        values = {"days": default_days, **self.fields(CertificateSpec, data, where, set())}
+        spec = CertificateSpec(**values)
+        try:
+            KeySpec.parse(spec.key)
+        except ValueError as error:
+            raise self.fail(f"{where}.key", str(error)) from error
+        try:
+            hash_algorithm(spec.hash)
+        except (ValueError, PkiError) as error:
+            raise self.fail(f"{where}.hash", str(error)) from error
+        if spec.days < 1:
+            raise self.fail(f"{where}.days", _("give a positive number of days, such as 825."))
+        return spec
+
+    def cluster(self, value: Any, where: str) -> ClusterTopology:
+        lists = {
+            "security_profiles",
+            "trunks",
+            "partitions",
+            "calling_search_spaces",
+            "route_patterns",
+            "directory_numbers",
+        }
+        data = self.mapping(
+            value,
+            where,
+            {"name", "address", "certificate", "description", *lists},
+            {"name", "address", "certificate"},
+        )
+        cluster = ClusterTopology(
+            name=self.string(data["name"], f"{where}.name"),
+            address=self.loopback(data["address"], f"{where}.address"),
+            certificate=self.certificate(data["certificate"], f"{where}.certificate"),
+            description=self.string(data.get("description", ""), f"{where}.description"),
+            security_profiles=self.items(
+                data.get("security_profiles"), f"{where}.security_profiles", self.profile
+            ),
+            trunks=self.items(data.get("trunks"), f"{where}.trunks", self.trunk),
+            partitions=self.items(data.get("partitions"), f"{where}.partitions", self.partition),
+            calling_search_spaces=self.items(
+                data.get("calling_search_spaces"), f"{where}.calling_search_spaces", self.css
+            ),
+            route_patterns=self.items(
+                data.get("route_patterns"), f"{where}.route_patterns", self.route_pattern
+            ),
+            directory_numbers=self.items(
+                data.get("directory_numbers"), f"{where}.directory_numbers", self.directory_number
+            ),
+        )
+        self.check_references(cluster, where)
+        return cluster
+
+    def profile(self, value: Any, where: str) -> SecurityProfileConfig:
+        names = {spec.name for spec in dataclasses.fields(SecurityProfileConfig)}
+        data = self.mapping(value, where, names, {"name"})
+        profile = SecurityProfileConfig(
+            name=self.string(data["name"], f"{where}.name"),
+            **self.fields(SecurityProfileConfig, data, where, {"name"}),
+        )
+        try:
+            validate.check_security_profile(profile)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
+        return profile
+
+    def trunk(self, value: Any, where: str) -> TrunkSpec:
+        names = {spec.name for spec in dataclasses.fields(TrunkSpec)}
+        data = self.mapping(value, where, names, {"name", "security_profile", "destinations"})
+        trunk = TrunkSpec(
+            name=self.string(data["name"], f"{where}.name"),
+            security_profile=self.string(data["security_profile"], f"{where}.security_profile"),
+            destinations=self.items(
+                data["destinations"], f"{where}.destinations", self.destination, minimum=1
+            ),
+            **self.fields(TrunkSpec, data, where, {"name", "security_profile", "destinations"}),
+        )
+        try:
+            validate.check_trunk(trunk)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
+        return trunk
+
+    def destination(self, value: Any, where: str) -> Destination:
+        data = self.mapping(value, where, {"address", "port"}, {"address", "port"})
+        port = self.integer(data["port"], f"{where}.port")
+        if not 1 <= port <= 65535:
+            raise self.fail(
+                f"{where}.port",
+                _(
+                    "{port} is not a valid port; use a number from 1 to 65535, usually 5061 "
+                    "for TLS."
+                ).format(port=port),
+            )
+        return Destination(self.loopback(data["address"], f"{where}.address"), port)
+
+    def partition(self, value: Any, where: str) -> PartitionConfig:
+        data = self.mapping(value, where, {"name", "description"}, {"name"})
+        return PartitionConfig(**self.fields(PartitionConfig, data, where, set()))
+
+    def css(self, value: Any, where: str) -> CallingSearchSpaceConfig:
+        data = self.mapping(value, where, {"name", "partitions", "description"}, {"name"})
+        partitions = self.items(data.get("partitions"), f"{where}.partitions", self.string)
+        return CallingSearchSpaceConfig(
+            name=self.string(data["name"], f"{where}.name"),
+            partitions=partitions,
+            description=self.string(data.get("description", ""), f"{where}.description"),
+        )
+
+    def route_pattern(self, value: Any, where: str) -> RoutePatternConfig:
+        data = self.mapping(
+            value, where, {"pattern", "trunk", "partition", "description"}, {"pattern", "trunk"}
+        )
+        route = RoutePatternConfig(
+            pattern=self.digits(data["pattern"], f"{where}.pattern"),
+            **self.fields(RoutePatternConfig, data, where, {"pattern"}),
+        )
+        try:
+            validate.check_pattern(route.pattern, _("route pattern"))
+        except ConfigError as error:
+            raise self.fail(f"{where}.pattern", str(error)) from error
+        return route
+
+    def directory_number(self, value: Any, where: str) -> DirectoryNumberConfig:
+        names = {spec.name for spec in dataclasses.fields(DirectoryNumberConfig)}
+        data = self.mapping(value, where, names, {"number"})
+        number = DirectoryNumberConfig(
+            number=self.digits(data["number"], f"{where}.number"),
+            **self.fields(DirectoryNumberConfig, data, where, {"number"}),
+        )
+        try:
+            validate.check_directory_number(number.number)
+        except ConfigError as error:
+            raise self.fail(f"{where}.number", str(error)) from error
+        return number
+
+    def call(self, value: Any, where: str) -> CallSpec:
+        data = self.mapping(value, where, {"from", "to"}, {"from", "to"})
+        origin = self.mapping(
+            data["from"], f"{where}.from", {"cluster", "number"}, {"cluster", "number"}
+        )
+        return CallSpec(
+            from_cluster=self.string(origin["cluster"], f"{where}.from.cluster"),
+            from_number=self.digits(origin["number"], f"{where}.from.number"),
+            to=self.digits(data["to"], f"{where}.to"),
+        )
+
+    # --- cross-references -------------------------------------------------
+
+    def unique(self, names: list[str], where: str, key: str, kind: str) -> None:
+        seen: set[str] = set()
+        for index, name in enumerate(names):
+            if name in seen:
+                raise self.fail(
+                    f"{where}[{index}].{key}",
+                    _("the {kind} {name!r} appears twice; make each one unique.").format(
+                        kind=kind, name=name
+                    ),
+                )
+            seen.add(name)
+
+    def check_references(self, cluster: ClusterTopology, where: str) -> None:
+        profiles = [p.name for p in cluster.security_profiles]
+        trunks = [t.name for t in cluster.trunks]
+        partitions = [p.name for p in cluster.partitions]
+        spaces = [c.name for c in cluster.calling_search_spaces]
+        self.unique(profiles, f"{where}.security_profiles", "name", _("security profile"))
+        self.unique(trunks, f"{where}.trunks", "name", _("trunk"))
+        self.unique(partitions, f"{where}.partitions", "name", _("partition"))
+        self.unique(spaces, f"{where}.calling_search_spaces", "name", _("calling search space"))
+        for index, trunk in enumerate(cluster.trunks):
+            self.known(
+                trunk.security_profile, profiles, f"{where}.trunks[{index}].security_profile"
+            )
+            self.known(trunk.css, spaces, f"{where}.trunks[{index}].css")
+        for index, css in enumerate(cluster.calling_search_spaces):
+            for position, partition in enumerate(css.partitions):
+                self.known(
+                    partition,
+                    partitions,
+                    f"{where}.calling_search_spaces[{index}].partitions[{position}]",
+                )
+        for index, route in enumerate(cluster.route_patterns):
+            self.known(route.trunk, trunks, f"{where}.route_patterns[{index}].trunk")
+            self.known(route.partition, partitions, f"{where}.route_patterns[{index}].partition")
+        for index, number in enumerate(cluster.directory_numbers):
+            key_path = f"{where}.directory_numbers[{index}]"
+            self.known(number.partition, partitions, f"{key_path}.partition")
+            self.known(number.css, spaces, f"{key_path}.css")
+        self.check_ports(cluster, where)
+
+    def known(self, name: str | None, names: list[str], where: str) -> None:
+        if name is not None and name not in names:
+            raise self.fail(
+                where,
+                _(
+                    "{name!r} is not defined in this cluster; define it or use one of: {names}."
+                ).format(name=name, names=", ".join(names) or _("(none defined)")),
+            )
+
+    def check_ports(self, cluster: ClusterTopology, where: str) -> None:
+        first: dict[int, SecurityProfileConfig] = {}
+        for index, profile in enumerate(cluster.security_profiles):
+            other = first.setdefault(profile.incoming_port, profile)
+            if other.incoming_transport is not profile.incoming_transport:
+                raise self.fail(
+                    f"{where}.security_profiles[{index}].incoming_port",
+                    _(
+                        "port {port} is already used by profile {other!r} with incoming "
+                        "transport {transport}; choose another port or the same transport."
+                    ).format(
+                        port=profile.incoming_port,
+                        other=other.name,
+                        transport=other.incoming_transport.value,
+                    ),
+                )
+
+    def check_call(self, call: CallSpec, clusters: tuple[ClusterTopology, ...], where: str) -> None:
+        by_name = {cluster.name: cluster for cluster in clusters}
+        origin = by_name.get(call.from_cluster)
+        if origin is None:
+            raise self.fail(
+                f"{where}.from.cluster",
+                _("no cluster is named {name!r}; use one of: {names}.").format(
+                    name=call.from_cluster, names=", ".join(by_name)
+                ),
+            )
+        if call.from_number not in {number.number for number in origin.directory_numbers}:
+            raise self.fail(
+                f"{where}.from.number",
+                _(
+                    "{number!r} is not a directory number of cluster {name}; add it under "
+                    "directory_numbers or call from another number."
+                ).format(number=call.from_number, name=origin.name),
+            )

@@ -1,0 +1,179 @@
+"""Checks of single configuration values, before they reach the database.
+
+Checks that need other rows (duplicate names, references, port conflicts) live
+in the store; these need only the value itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from tlstrunk.callcontrol.digits import PatternError, compile_pattern
+from tlstrunk.config.enums import DeviceSecurityMode, IncomingTransport, Transport
+from tlstrunk.config.errors import ConfigError
+from tlstrunk.config.orm import NAME_LENGTH
+from tlstrunk.config.values import Destination, SecurityProfileConfig, TrunkSpec
+from tlstrunk.i18n import _
+
+MAX_DESTINATIONS = 16
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def check_name(kind: str, name: str) -> None:
+    """Reject an empty, padded or over-long name of a ``kind`` ("trunk", "partition"…)."""
+    if not name.strip():
+        raise ConfigError(_("The {kind} name is empty; enter a name.").format(kind=kind))
+    if name != name.strip():
+        raise ConfigError(
+            _("The {kind} name {name!r} starts or ends with spaces; remove them.").format(
+                kind=kind, name=name
+            )
+        )
+    if len(name) > NAME_LENGTH:
+        raise ConfigError(
+            _("The {kind} name {name!r} has {length} characters; use at most {limit}.").format(
+                kind=kind, name=name, length=len(name), limit=NAME_LENGTH
+            )
+        )
+
+
+def check_port(port: int, what: str) -> None:
+    """Reject a TCP/UDP port outside 1..65535; ``what`` names the setting in the message."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(
+            _("{what} {port} is not a valid port; use a number from 1 to 65535.").format(
+                what=what, port=port
+            )
+        )
+
+
+def check_security_profile(profile: SecurityProfileConfig) -> None:
+    """Check a profile on its own: transports, mode, X.509 names, port, nonce time."""
+    check_name(_("security profile"), profile.name)
+    name = profile.name
+    check_port(profile.incoming_port, _("The incoming port of profile {name!r}").format(name=name))
+    mode = profile.device_security_mode
+    if mode.requires_tls and (
+        profile.incoming_transport is not IncomingTransport.TLS
+        or profile.outgoing_transport is not Transport.TLS
+    ):
+        raise ConfigError(
+            _(
+                "Profile {name!r} has device security mode {mode}, which needs TLS, but its "
+                "transports are {incoming} in and {outgoing} out; set both to TLS or choose "
+                "Non Secure."
+            ).format(
+                name=name,
+                mode=mode.value,
+                incoming=profile.incoming_transport.value,
+                outgoing=profile.outgoing_transport.value,
+            )
+        )
+    if mode is DeviceSecurityMode.NON_SECURE and profile.uses_tls:
+        raise ConfigError(
+            _(
+                "Profile {name!r} uses TLS but its device security mode is Non Secure; "
+                "choose Authenticated or Encrypted, or use TCP or UDP."
+            ).format(name=name)
+        )
+    _check_subject_names(profile)
+    if profile.nonce_validity_time < 1:
+        raise ConfigError(
+            _(
+                "The nonce validity time {minutes} of profile {name!r} is not positive; "
+                "enter minutes, for example 600."
+            ).format(minutes=profile.nonce_validity_time, name=name)
+        )
+
+
+def _check_subject_names(profile: SecurityProfileConfig) -> None:
+    names = profile.x509_subject_names
+    if profile.incoming_transport is IncomingTransport.TLS and not names:
+        raise ConfigError(
+            _(
+                "Profile {name!r} accepts TLS but has no X.509 subject name; enter the "
+                "peer certificate's common name (for example CUCM10), or several names "
+                "separated by spaces, commas or semicolons."
+            ).format(name=profile.name)
+        )
+    for peer in names:
+        if not all(char.isprintable() for char in peer):
+            raise ConfigError(
+                _(
+                    "The X.509 subject name {peer!r} of profile {name!r} contains a control "
+                    "character; enter a certificate name."
+                ).format(peer=peer, name=profile.name)
+            )
+
+
+def check_destination(destination: Destination, trunk: str) -> None:
+    """Check that a destination has an IP address or host name and a valid port."""
+    if not is_host(destination.address):
+        raise ConfigError(
+            _(
+                "Destination address {address!r} of trunk {trunk!r} is neither an IP address "
+                "nor a host name; enter one such as 127.0.0.200 or cucm10.example.com."
+            ).format(address=destination.address, trunk=trunk)
+        )
+    check_port(
+        destination.port,
+        _("The destination port of trunk {trunk!r}").format(trunk=trunk),
+    )
+
+
+def is_host(address: str) -> bool:
+    """Return whether ``address`` is an IPv4/IPv6 address or an RFC 1123 host name."""
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        pass
+    else:
+        return True
+    host = address.removesuffix(".")
+    if not host or len(host) > 253 or host.replace(".", "").isdigit():
+        return False
+    return all(_HOST_LABEL.match(label) for label in host.split("."))
+
+
+def check_trunk(trunk: TrunkSpec) -> None:
+    """Check a trunk on its own: name and 1 to 16 valid destinations."""
+    check_name(_("trunk"), trunk.name)
+    count = len(trunk.destinations)
+    if not 1 <= count <= MAX_DESTINATIONS:
+        raise ConfigError(
+            _(
+                "Trunk {trunk!r} has {count} destinations; give from 1 to {limit} "
+                "address and port pairs."
+            ).format(trunk=trunk.name, count=count, limit=MAX_DESTINATIONS)
+        )
+    for destination in trunk.destinations:
+        check_destination(destination, trunk.name)
+
+
+def check_pattern(text: str, what: str) -> None:
+    """Compile ``text`` as a pattern; ``what`` ("route pattern", "directory number") labels it."""
+    if len(text) > NAME_LENGTH:
+        raise ConfigError(
+            _("The {what} {text!r} is longer than {limit} characters; shorten it.").format(
+                what=what, text=text, limit=NAME_LENGTH
+            )
+        )
+    try:
+        compile_pattern(text)
+    except PatternError as error:
+        raise ConfigError(str(error)) from error
+
+
+_DIRECTORY_NUMBER = re.compile(r"^(\\\+)?[0-9*#]+$")
+
+
+def check_directory_number(number: str) -> None:
+    """Check that a directory number is a concrete dialable string."""
+    if not _DIRECTORY_NUMBER.match(number) or len(number) > NAME_LENGTH:
+        raise ConfigError(
+            _(
+                "Directory number {number!r} is not valid; use up to {limit} digits, * or #, "
+                "optionally after \\+ for an E.164 number, and no wildcards."
+            ).format(number=number, limit=NAME_LENGTH)
+        )

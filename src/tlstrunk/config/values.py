@@ -1,0 +1,196 @@
+"""Immutable configuration values: what the store accepts and what snapshots hold."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+
+from tlstrunk.config.enums import (
+    AnswerMode,
+    ConsiderTrafficSecure,
+    DeviceSecurityMode,
+    IncomingTransport,
+    Transport,
+)
+from tlstrunk.pki.names import parse_subject_names
+
+__all__ = [
+    "CallingSearchSpaceConfig",
+    "Destination",
+    "DirectoryNumberConfig",
+    "NodeConfig",
+    "PartitionConfig",
+    "RoutePatternConfig",
+    "SecurityProfileConfig",
+    "TrunkConfig",
+    "TrunkSpec",
+]
+
+DEFAULT_SIP_PORT = 5060
+DEFAULT_SIP_TLS_PORT = 5061
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """The node a configuration database belongs to."""
+
+    name: str
+    address: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SecurityProfileConfig:
+    """A SIP trunk security profile; the defaults are those of a non-secure profile."""
+
+    name: str
+    description: str = ""
+    device_security_mode: DeviceSecurityMode = DeviceSecurityMode.NON_SECURE
+    incoming_transport: IncomingTransport = IncomingTransport.TCP_UDP
+    outgoing_transport: Transport = Transport.TCP
+    enable_digest_authentication: bool = False
+    #: Minutes a digest nonce stays valid.
+    nonce_validity_time: int = 600
+    #: One or more names separated by spaces, commas or semicolons.
+    x509_subject_name: str = ""
+    incoming_port: int = DEFAULT_SIP_PORT
+    enable_application_level_authorization: bool = False
+    accept_presence_subscription: bool = False
+    accept_out_of_dialog_refer: bool = False
+    accept_unsolicited_notification: bool = False
+    accept_replaces_header: bool = False
+    transmit_security_status: bool = False
+    allow_charging_header: bool = False
+    sip_v150_outbound_sdp_offer_filtering: str = "Use Default Filter"
+
+    @property
+    def x509_subject_names(self) -> tuple[str, ...]:
+        """Return the accepted peer names, empty when none is set."""
+        if not self.x509_subject_name.strip():
+            return ()
+        return parse_subject_names(self.x509_subject_name)
+
+    @property
+    def uses_tls(self) -> bool:
+        return (
+            self.incoming_transport is IncomingTransport.TLS
+            or self.outgoing_transport is Transport.TLS
+        )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One address and port a trunk sends requests to."""
+
+    address: str
+    port: int = DEFAULT_SIP_PORT
+
+    def __str__(self) -> str:
+        try:
+            is_v6 = ipaddress.ip_address(self.address).version == 6
+        except ValueError:
+            is_v6 = False
+        return f"[{self.address}]:{self.port}" if is_v6 else f"{self.address}:{self.port}"
+
+
+@dataclass(frozen=True)
+class TrunkSpec:
+    """A SIP trunk as written to the store: the profile is named, not resolved."""
+
+    name: str
+    security_profile: str
+    destinations: tuple[Destination, ...]
+    description: str = ""
+    device_pool: str = "Default"
+    location: str = "Hub_None"
+    srtp_allowed: bool = False
+    consider_traffic_secure: ConsiderTrafficSecure = ConsiderTrafficSecure.SRTP_AND_TLS
+    sip_profile: str = "Standard SIP Profile"
+    dtmf_signaling_method: str = "No Preference"
+    #: Calling search space for digit analysis of calls arriving on the trunk.
+    css: str | None = None
+
+
+@dataclass(frozen=True)
+class TrunkConfig:
+    """A SIP trunk with its security profile resolved, as the runtime uses it."""
+
+    name: str
+    profile: SecurityProfileConfig
+    destinations: tuple[Destination, ...]
+    description: str = ""
+    device_pool: str = "Default"
+    location: str = "Hub_None"
+    srtp_allowed: bool = False
+    consider_traffic_secure: ConsiderTrafficSecure = ConsiderTrafficSecure.SRTP_AND_TLS
+    sip_profile: str = "Standard SIP Profile"
+    dtmf_signaling_method: str = "No Preference"
+    css: str | None = None
+
+    @property
+    def security_profile(self) -> str:
+        return self.profile.name
+
+    @property
+    def sends_srtp_keys(self) -> bool:
+        """Whether SRTP keys may travel in SDP: SRTP allowed and signalling encrypted."""
+        return (
+            self.srtp_allowed
+            and self.profile.device_security_mode is DeviceSecurityMode.ENCRYPTED
+            and self.profile.outgoing_transport is Transport.TLS
+        )
+
+    def to_spec(self) -> TrunkSpec:
+        """Return the storable form of this trunk."""
+        return TrunkSpec(
+            name=self.name,
+            security_profile=self.profile.name,
+            destinations=self.destinations,
+            description=self.description,
+            device_pool=self.device_pool,
+            location=self.location,
+            srtp_allowed=self.srtp_allowed,
+            consider_traffic_secure=self.consider_traffic_secure,
+            sip_profile=self.sip_profile,
+            dtmf_signaling_method=self.dtmf_signaling_method,
+            css=self.css,
+        )
+
+
+@dataclass(frozen=True)
+class PartitionConfig:
+    """A route partition: a named group of patterns."""
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class CallingSearchSpaceConfig:
+    """An ordered list of partitions that digit analysis searches."""
+
+    name: str
+    partitions: tuple[str, ...] = field(default=())
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RoutePatternConfig:
+    """A route pattern pointing at a trunk; ``partition`` ``None`` is "<None>"."""
+
+    pattern: str
+    trunk: str
+    partition: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class DirectoryNumberConfig:
+    """A directory number of a (virtual) phone on this node."""
+
+    number: str
+    partition: str | None = None
+    description: str = ""
+    answer_mode: AnswerMode = AnswerMode.AUTO
+    #: Calling search space the phone dials with; ``None`` reaches only "<None>".
+    css: str | None = None

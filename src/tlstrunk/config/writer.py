@@ -1,0 +1,375 @@
+"""Writes to the configuration database, each checked against the rows already there.
+
+A ``ConfigWriter`` wraps one SQLAlchemy session, which is one transaction: the
+store commits it when the ``with`` block ends and rolls it back on any error, so
+a rejected value leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.orm import Session
+
+from tlstrunk.config import validate
+from tlstrunk.config.enums import AnswerMode
+from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
+from tlstrunk.config.orm import (
+    CallingSearchSpaceRow,
+    CssMemberRow,
+    DirectoryNumberRow,
+    NodeRow,
+    PartitionRow,
+    RoutePatternRow,
+    SecurityProfileRow,
+    SipTrunkRow,
+    TrunkDestinationRow,
+)
+from tlstrunk.config.values import SecurityProfileConfig, TrunkSpec
+from tlstrunk.i18n import _
+
+__all__ = ["ConfigWriter"]
+
+NamedRow = TypeVar(
+    "NamedRow", SecurityProfileRow, SipTrunkRow, PartitionRow, CallingSearchSpaceRow, NodeRow
+)
+
+
+class ConfigWriter:
+    """Typed, validated writes inside one transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # --- node -------------------------------------------------------------
+
+    def set_node(self, name: str, address: str, description: str = "") -> None:
+        """Set the node this database belongs to, replacing any earlier setting."""
+        validate.check_name(_("node"), name)
+        if not validate.is_host(address):
+            raise ConfigError(
+                _(
+                    "Node address {address!r} is neither an IP address nor a host name; "
+                    "enter one such as 127.0.0.203."
+                ).format(address=address)
+            )
+        self._session.execute(delete(NodeRow))
+        self._session.add(NodeRow(name=name, address=address, description=description))
+
+    # --- security profiles ------------------------------------------------
+
+    def add_security_profile(self, profile: SecurityProfileConfig) -> None:
+        """Add a SIP trunk security profile.
+
+        Raises:
+            ConfigError: a value is invalid, the name is taken, or the incoming
+                port is used by another profile with another transport.
+        """
+        validate.check_security_profile(profile)
+        self._reject_duplicate(SecurityProfileRow, profile.name, _("security profile"))
+        clash = self._session.scalars(
+            select(SecurityProfileRow).where(
+                SecurityProfileRow.incoming_port == profile.incoming_port,
+                SecurityProfileRow.incoming_transport != profile.incoming_transport,
+            )
+        ).first()
+        if clash is not None:
+            raise ConfigError(
+                _(
+                    "Incoming port {port} of profile {name!r} is already used by profile "
+                    "{other!r} with incoming transport {transport}; choose another port or "
+                    "the same transport."
+                ).format(
+                    port=profile.incoming_port,
+                    name=profile.name,
+                    other=clash.name,
+                    transport=clash.incoming_transport.value,
+                )
+            )
+        self._session.add(SecurityProfileRow(**vars(profile)))
+
+    def delete_security_profile(self, name: str) -> None:
+        """Delete a profile that no trunk uses."""
+        row = self._find(SecurityProfileRow, name, _("security profile"))
+        users = self._session.scalars(
+            select(SipTrunkRow.name).where(SipTrunkRow.security_profile_id == row.id)
+        ).all()
+        if users:
+            raise ConfigError(
+                _(
+                    "Security profile {name!r} is used by trunk {trunks}; give those trunks "
+                    "another profile or delete them first."
+                ).format(name=name, trunks=", ".join(users))
+            )
+        self._session.delete(row)
+
+    # --- trunks -----------------------------------------------------------
+
+    def add_trunk(self, trunk: TrunkSpec) -> None:
+        """Add a SIP trunk whose profile and calling search space already exist."""
+        validate.check_trunk(trunk)
+        self._reject_duplicate(SipTrunkRow, trunk.name, _("trunk"))
+        profile = self._find(SecurityProfileRow, trunk.security_profile, _("security profile"))
+        row = SipTrunkRow(
+            name=trunk.name,
+            description=trunk.description,
+            device_pool=trunk.device_pool,
+            location=trunk.location,
+            srtp_allowed=trunk.srtp_allowed,
+            consider_traffic_secure=trunk.consider_traffic_secure,
+            security_profile=profile,
+            sip_profile=trunk.sip_profile,
+            dtmf_signaling_method=trunk.dtmf_signaling_method,
+            css=self._find_css(trunk.css),
+            destinations=[
+                TrunkDestinationRow(position=index, address=dest.address, port=dest.port)
+                for index, dest in enumerate(trunk.destinations)
+            ],
+        )
+        self._session.add(row)
+
+    def delete_trunk(self, name: str) -> None:
+        """Delete a trunk that no route pattern points at."""
+        row = self._find(SipTrunkRow, name, _("trunk"))
+        patterns = self._session.scalars(
+            select(RoutePatternRow.pattern).where(RoutePatternRow.trunk_id == row.id)
+        ).all()
+        if patterns:
+            raise ConfigError(
+                _(
+                    "Trunk {name!r} is the target of route pattern {patterns}; delete those "
+                    "patterns or point them at another trunk first."
+                ).format(name=name, patterns=", ".join(patterns))
+            )
+        self._session.delete(row)
+
+    # --- partitions and calling search spaces -----------------------------
+
+    def add_partition(self, name: str, description: str = "") -> None:
+        """Add a route partition."""
+        validate.check_name(_("partition"), name)
+        if name.casefold() == "<none>":
+            raise ConfigError(
+                _(
+                    "Partition name {name!r} is reserved for patterns without a partition; "
+                    "choose another name."
+                ).format(name=name)
+            )
+        self._reject_duplicate(PartitionRow, name, _("partition"))
+        self._session.add(PartitionRow(name=name, description=description))
+
+    def delete_partition(self, name: str) -> None:
+        """Delete a partition that no pattern, number or calling search space uses."""
+        row = self._find(PartitionRow, name, _("partition"))
+        used = (
+            self._session.scalars(
+                select(RoutePatternRow.id).where(RoutePatternRow.partition_id == row.id)
+            ).first()
+            or self._session.scalars(
+                select(DirectoryNumberRow.id).where(DirectoryNumberRow.partition_id == row.id)
+            ).first()
+            or self._session.scalars(
+                select(CssMemberRow.id).where(CssMemberRow.partition_id == row.id)
+            ).first()
+        )
+        if used is not None:
+            raise ConfigError(
+                _(
+                    "Partition {name!r} is still used by a route pattern, directory number or "
+                    "calling search space; remove it from those first."
+                ).format(name=name)
+            )
+        self._session.delete(row)
+
+    def add_css(self, name: str, partitions: Sequence[str], description: str = "") -> None:
+        """Add a calling search space listing existing partitions in search order."""
+        validate.check_name(_("calling search space"), name)
+        self._reject_duplicate(CallingSearchSpaceRow, name, _("calling search space"))
+        repeated = sorted({p for p in partitions if list(partitions).count(p) > 1})
+        if repeated:
+            raise ConfigError(
+                _(
+                    "Calling search space {name!r} lists partition {partition} more than "
+                    "once; list each partition once."
+                ).format(name=name, partition=", ".join(repeated))
+            )
+        members = [
+            CssMemberRow(position=index, partition=self._find(PartitionRow, p, _("partition")))
+            for index, p in enumerate(partitions)
+        ]
+        self._session.add(
+            CallingSearchSpaceRow(name=name, description=description, members=members)
+        )
+
+    def delete_css(self, name: str) -> None:
+        """Delete a calling search space that no trunk or number uses."""
+        row = self._find(CallingSearchSpaceRow, name, _("calling search space"))
+        used = (
+            self._session.scalars(
+                select(SipTrunkRow.id).where(SipTrunkRow.css_id == row.id)
+            ).first()
+            or self._session.scalars(
+                select(DirectoryNumberRow.id).where(DirectoryNumberRow.css_id == row.id)
+            ).first()
+        )
+        if used is not None:
+            raise ConfigError(
+                _(
+                    "Calling search space {name!r} is used by a trunk or directory number; "
+                    "change those first."
+                ).format(name=name)
+            )
+        self._session.delete(row)
+
+    # --- route patterns and directory numbers -----------------------------
+
+    def add_route_pattern(
+        self, pattern: str, trunk: str, partition: str | None = None, description: str = ""
+    ) -> None:
+        """Add a route pattern that sends matching calls to ``trunk``."""
+        validate.check_pattern(pattern, _("route pattern"))
+        partition_row = self._find_partition(partition)
+        self._reject_duplicate_pattern(pattern, partition_row)
+        self._session.add(
+            RoutePatternRow(
+                pattern=pattern,
+                partition=partition_row,
+                trunk=self._find(SipTrunkRow, trunk, _("trunk")),
+                description=description,
+            )
+        )
+
+    def delete_route_pattern(self, pattern: str, partition: str | None = None) -> None:
+        """Delete a route pattern from a partition ("<None>" when ``partition`` is None)."""
+        partition_row = self._find_partition(partition)
+        row = self._session.scalars(
+            select(RoutePatternRow).where(
+                RoutePatternRow.pattern == pattern,
+                _partition_clause(RoutePatternRow, partition_row),
+            )
+        ).first()
+        if row is None:
+            raise ConfigNotFoundError(
+                _("Route pattern {pattern} in partition {partition} does not exist.").format(
+                    pattern=pattern, partition=partition or "<None>"
+                )
+            )
+        self._session.delete(row)
+
+    def add_directory_number(
+        self,
+        number: str,
+        partition: str | None = None,
+        description: str = "",
+        answer_mode: AnswerMode = AnswerMode.AUTO,
+        css: str | None = None,
+    ) -> None:
+        """Add a directory number (a virtual phone line) on this node."""
+        validate.check_directory_number(number)
+        partition_row = self._find_partition(partition)
+        self._reject_duplicate_pattern(number, partition_row)
+        self._session.add(
+            DirectoryNumberRow(
+                number=number,
+                partition=partition_row,
+                description=description,
+                answer_mode=AnswerMode(answer_mode),
+                css=self._find_css(css),
+            )
+        )
+
+    def delete_directory_number(self, number: str, partition: str | None = None) -> None:
+        """Delete a directory number from a partition."""
+        partition_row = self._find_partition(partition)
+        row = self._session.scalars(
+            select(DirectoryNumberRow).where(
+                DirectoryNumberRow.number == number,
+                _partition_clause(DirectoryNumberRow, partition_row),
+            )
+        ).first()
+        if row is None:
+            raise ConfigNotFoundError(
+                _("Directory number {number} in partition {partition} does not exist.").format(
+                    number=number, partition=partition or "<None>"
+                )
+            )
+        self._session.delete(row)
+
+    def clear(self) -> None:
+        """Delete every row, for rewriting a whole configuration in one transaction."""
+        for table in (
+            DirectoryNumberRow,
+            RoutePatternRow,
+            TrunkDestinationRow,
+            SipTrunkRow,
+            CssMemberRow,
+            CallingSearchSpaceRow,
+            PartitionRow,
+            SecurityProfileRow,
+            NodeRow,
+        ):
+            self._session.execute(delete(table))
+
+    # --- lookups ----------------------------------------------------------
+
+    def _find(self, table: type[NamedRow], name: str, kind: str) -> NamedRow:
+        row = self._session.scalars(select(table).where(table.name == name)).first()
+        if row is None:
+            raise ConfigNotFoundError(
+                _(
+                    "The {kind} {name!r} does not exist; create it first or check the spelling."
+                ).format(kind=kind, name=name)
+            )
+        return row
+
+    def _find_partition(self, name: str | None) -> PartitionRow | None:
+        return None if name is None else self._find(PartitionRow, name, _("partition"))
+
+    def _find_css(self, name: str | None) -> CallingSearchSpaceRow | None:
+        if name is None:
+            return None
+        return self._find(CallingSearchSpaceRow, name, _("calling search space"))
+
+    def _reject_duplicate(self, table: type[NamedRow], name: str, kind: str) -> None:
+        found = self._session.scalars(select(table.id).where(table.name == name)).first()
+        if found is not None:
+            raise ConfigError(
+                _("A {kind} named {name!r} already exists; choose another name.").format(
+                    kind=kind, name=name
+                )
+            )
+
+    def _reject_duplicate_pattern(self, text: str, partition: PartitionRow | None) -> None:
+        # route patterns and directory numbers share one dial plan per partition
+        pattern_clash = self._session.scalars(
+            select(RoutePatternRow.id).where(
+                RoutePatternRow.pattern == text, _partition_clause(RoutePatternRow, partition)
+            )
+        ).first()
+        number_clash = self._session.scalars(
+            select(DirectoryNumberRow.id).where(
+                DirectoryNumberRow.number == text, _partition_clause(DirectoryNumberRow, partition)
+            )
+        ).first()
+        if pattern_clash is not None or number_clash is not None:
+            owner = _("a route pattern") if pattern_clash is not None else _("a directory number")
+            raise ConfigError(
+                _(
+                    "{text} is already {owner} in partition {partition}; use another "
+                    "partition or remove the existing entry."
+                ).format(
+                    text=text,
+                    owner=owner,
+                    partition="<None>" if partition is None else partition.name,
+                )
+            )
+
+
+def _partition_clause(
+    table: type[RoutePatternRow] | type[DirectoryNumberRow], partition: PartitionRow | None
+) -> ColumnElement[bool]:
+    if partition is None:
+        return table.partition_id.is_(None)
+    return table.partition_id == partition.id
