@@ -76,7 +76,12 @@ def test_render_names_ipsec_end_system(store: CertificateStore, ca: CertificateA
         (10, "certificate has expired", "server", "The client's certificate has expired"),
         (9, "certificate is not yet valid", "client", "is not valid yet; check the clocks"),
         (18, "self-signed certificate", "client", "presented a self-signed certificate"),
-        (19, "self-signed certificate in certificate chain", "server", "self-signed"),
+        (
+            19,
+            "self-signed certificate in certificate chain",
+            "server",
+            "The client's certificate chains to a root CA that is not in CallManager-trust",
+        ),
         (26, "unsupported certificate purpose", "server", "lacks clientAuth"),
         (26, "unsupported certificate purpose", "client", "lacks serverAuth"),
         (66, "EE certificate key too weak", "client", "key is too small for the modern policy"),

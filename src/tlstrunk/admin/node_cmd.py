@@ -1,0 +1,116 @@
+"""``tlstrunk node``: run a node and talk to a running one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from tlstrunk.admin.control import ControlError, ControlServer, control_request
+from tlstrunk.callcontrol.node import Node, NodeStartError
+from tlstrunk.i18n import _
+from tlstrunk.paths import NodePaths
+from tlstrunk.transport.tls import TlsConfigurationError
+
+app = typer.Typer(help="Run a call-control node and control a running one.", no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+NodeDir = Annotated[Path, typer.Option("--node-dir", "--dir", help="The node's directory.")]
+
+
+def _install_event_loop() -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on POSIX
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+async def _serve(paths: NodePaths) -> None:
+    node = Node(paths)
+    await node.start()
+    control = ControlServer(node, paths.control_socket)
+    await control.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, node.stopped.set)
+    paths.pid_file.write_text(f"{os.getpid()}\n")
+    status = node.status()
+    print(
+        json.dumps({"event": "ready", "node": status["node"], "listeners": status["listeners"]}),
+        flush=True,
+    )
+    try:
+        await node.stopped.wait()
+    finally:
+        await control.stop()
+        node.stopped.clear()
+        await node.stop()
+        with contextlib.suppress(FileNotFoundError):
+            paths.pid_file.unlink()
+
+
+@app.command("run")
+def run(node_dir: NodeDir) -> None:
+    """Run the node in the foreground until SIGTERM, SIGINT or a shutdown request."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _install_event_loop()
+    try:
+        asyncio.run(_serve(NodePaths(node_dir)))
+    except (NodeStartError, TlsConfigurationError) as exc:
+        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command("status")
+def status(node_dir: NodeDir) -> None:
+    """Show a running node's listeners, trunk connections and refused connections."""
+    try:
+        result = control_request(NodePaths(node_dir).control_socket, {"op": "status"})
+    except ControlError as exc:
+        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print_json(data=result)
+
+
+@app.command("call")
+def call(
+    node_dir: NodeDir,
+    calling: Annotated[str, typer.Option("--from", help="Local directory number that calls.")],
+    dialled: Annotated[str, typer.Option("--to", help="Digits it dials.")],
+    hold: Annotated[float, typer.Option(help="Seconds the call stays up before BYE.")] = 1.0,
+) -> None:
+    """Place a call from a running node's virtual phone and print its report as JSON."""
+    try:
+        result = control_request(
+            NodePaths(node_dir).control_socket,
+            {"op": "call", "from": calling, "to": dialled, "hold": hold},
+            timeout=hold + 60,
+        )
+    except ControlError as exc:
+        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print_json(data=result)
+    if result.get("state") != "cleared":
+        raise typer.Exit(1)
+
+
+@app.command("stop")
+def stop(node_dir: NodeDir) -> None:
+    """Ask a running node to stop."""
+    try:
+        control_request(NodePaths(node_dir).control_socket, {"op": "shutdown"})
+    except ControlError as exc:
+        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
+        raise typer.Exit(1) from exc

@@ -1,0 +1,490 @@
+"""The B2BUA: one pair of legs per call, a virtual phone on one side and a trunk on the other.
+
+A call placed by a local directory number runs digit analysis, takes the
+trunk's persistent TLS connection and sends the INVITE as a UAC.  A call that
+arrives on a trunk is answered as a UAS by the virtual phone of the dialled
+directory number.  Either side may hang up; the BYE travels on the trunk's
+connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from tlstrunk.callcontrol.digits import AnalysisResult
+from tlstrunk.callcontrol.phones import MediaRejected, VirtualPhone
+from tlstrunk.callcontrol.report import CallReport
+from tlstrunk.callcontrol.sipstack import RequestFailed, SipStack
+from tlstrunk.callcontrol.trunks import TrunkConnections, TrunkUnavailable
+from tlstrunk.config.enums import DeviceSecurityMode
+from tlstrunk.config.snapshot import ConfigSnapshot, RouteTarget
+from tlstrunk.config.values import TrunkConfig
+from tlstrunk.i18n import _
+from tlstrunk.observe.trace import TraceWriter
+from tlstrunk.sip.address import Via
+from tlstrunk.sip.dialog import Dialog
+from tlstrunk.sip.headers import Headers
+from tlstrunk.sip.message import Message, Request, make_response
+from tlstrunk.sip.transaction import ServerTransaction, new_branch
+from tlstrunk.sip.uri import SipUri
+from tlstrunk.transport.connection import SipConnection
+
+logger = logging.getLogger(__name__)
+
+#: How many finished call reports a node keeps for the control socket.
+KEPT_REPORTS = 200
+#: Seconds a virtual phone rings before it answers.
+RING_DELAY = 0.2
+#: Seconds an outbound INVITE waits for a final response.
+INVITE_TIMEOUT = 32.0
+ALLOWED_METHODS = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+
+
+@dataclass
+class _ActiveDialog:
+    dialog: Dialog
+    connection: SipConnection
+    report: CallReport
+    hung_up: asyncio.Event
+
+
+@dataclass(frozen=True)
+class NodeIdentity:
+    """The name and SIP address of the node the B2BUA runs on."""
+
+    name: str
+    address: str
+    sip_port: int
+    #: The node's own CallManager certificate as "SUBJECT issued by ISSUER", for reports.
+    certificate: str
+
+
+class B2bua:
+    """Places and answers calls between a node's virtual phones and its trunks."""
+
+    def __init__(
+        self,
+        *,
+        node: NodeIdentity,
+        stack: SipStack,
+        trunks: TrunkConnections,
+        snapshot: Callable[[], ConfigSnapshot],
+        trace: TraceWriter,
+    ) -> None:
+        self._node = node
+        self._stack = stack
+        self._trunks = trunks
+        self._snapshot = snapshot
+        self._trace = trace
+        self._phones: dict[str, VirtualPhone] = {}
+        self._dialogs: dict[tuple[str, str, str], _ActiveDialog] = {}
+        self._reports: OrderedDict[str, CallReport] = OrderedDict()
+        self._pending_invites: dict[str, ServerTransaction] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- reports ----------------------------------------------------------------
+
+    def reports(self, call_id: str | None = None) -> list[CallReport]:
+        """Return the kept call reports, or the one for ``call_id``."""
+        if call_id is not None:
+            report = self._reports.get(call_id)
+            return [report] if report is not None else []
+        return list(self._reports.values())
+
+    def _keep(self, report: CallReport) -> None:
+        self._reports[report.call_id] = report
+        while len(self._reports) > KEPT_REPORTS:
+            self._reports.popitem(last=False)
+
+    def observe(self, direction: str, connection: SipConnection, message: Message) -> None:
+        """Add a SIP message to the ladder of the call it belongs to."""
+        report = self._reports.get(message.call_id)
+        if report is not None:
+            local = f"{connection.local[0]}:{connection.local[1]}"
+            remote = f"{connection.remote[0]}:{connection.remote[1]}"
+            report.record(direction, local, remote, message)
+
+    def phone(self, number: str) -> VirtualPhone:
+        """Return the virtual phone of directory number ``number``."""
+        phone = self._phones.get(number)
+        if phone is None:
+            phone = VirtualPhone(number, self._node.address)
+            self._phones[number] = phone
+        return phone
+
+    # -- outbound calls -------------------------------------------------------
+
+    async def place_call(self, calling: str, dialled: str, hold: float) -> CallReport:
+        """Place a call from local directory number ``calling`` and hang up after ``hold`` s."""
+        snapshot = self._snapshot()
+        call_id = f"{secrets.token_hex(12)}@{self._node.address}"
+        report = CallReport(self._node.name, call_id, "outbound", calling, dialled)
+        self._keep(report)
+        line = snapshot.directory_number(calling)
+        if line is None:
+            report.finish(
+                "failed",
+                reason=_(
+                    "Directory number {number} is not configured on node {node}; "
+                    "add it before placing calls from it."
+                ).format(number=calling, node=self._node.name),
+            )
+            return report
+        analysis = snapshot.analyzer.analyze(dialled, snapshot.css_partitions(line.css))
+        report.digit_analysis = self._describe_analysis(calling, analysis)
+        self._trace_analysis(calling, analysis)
+        matched = analysis.matched
+        if matched is None:
+            report.finish(
+                "failed",
+                status=404,
+                reason=_(
+                    "No route pattern on node {node} matches {digits}; add a route pattern "
+                    "for it in a partition of the calling search space."
+                ).format(node=self._node.name, digits=dialled),
+            )
+            return report
+        kind, name = matched.target
+        if kind != "trunk":
+            report.finish(
+                "failed",
+                reason=_(
+                    "{digits} is a directory number on this node; calls between local "
+                    "phones are not placed over a trunk."
+                ).format(digits=dialled),
+            )
+            return report
+        trunk = snapshot.trunks[name]
+        await self._call_over_trunk(report, trunk, hold)
+        return report
+
+    async def _call_over_trunk(self, report: CallReport, trunk: TrunkConfig, hold: float) -> None:
+        report.trunk = trunk.name
+        try:
+            connection = await self._trunks.connection_for(trunk)
+        except TrunkUnavailable as exc:
+            report.failed_check = exc.check
+            report.finish("failed", reason=str(exc))
+            return
+        self._describe_connection(report, connection)
+        encrypted = self._signalling_encrypted(trunk)
+        report.signalling_encrypted = encrypted
+        phone = self.phone(report.calling)
+        offer = phone.make_offer(srtp=encrypted and trunk.srtp_allowed)
+        invite = self._build_invite(report, trunk, connection, offer)
+        try:
+            response = await asyncio.wait_for(
+                self._stack.send_request(invite, connection), INVITE_TIMEOUT
+            )
+        except TimeoutError:
+            report.failed_check = "INVITE timeout"
+            report.finish(
+                "failed",
+                status=408,
+                reason=_(
+                    "The INVITE to trunk {trunk} got no final response within {seconds:.0f} s."
+                ).format(trunk=trunk.name, seconds=INVITE_TIMEOUT),
+            )
+            return
+        except RequestFailed as exc:
+            report.failed_check = "connection closed by the far end"
+            report.finish(
+                "failed",
+                reason=_(
+                    "Trunk {trunk}: the far end closed the TLS connection without answering "
+                    "the INVITE ({error}). A node closes a trunk connection when one of its "
+                    "checks fails (certificate chain, X.509 subject name, source address); "
+                    "the far node's trace names the check. This node presented {own}."
+                ).format(
+                    trunk=trunk.name,
+                    error=connection.close_reason or exc,
+                    own=self._node.certificate,
+                ),
+            )
+            return
+        if response.status_code >= 300:
+            report.finish("failed", status=response.status_code, reason=response.reason)
+            return
+        dialog = Dialog.from_uac(invite, response)
+        active = _ActiveDialog(dialog, connection, report, asyncio.Event())
+        self._dialogs[dialog.dialog_id] = active
+        ack = dialog.create_ack(invite.cseq.number, via=self._via(connection))
+        self._stack.send_stateless(ack, connection)
+        report.srtp_suite = phone.accept_answer(response.body)
+        self._mark_connected(report, trunk)
+        try:
+            await asyncio.wait_for(active.hung_up.wait(), hold)
+        except TimeoutError:
+            await self._hang_up(active)
+        finally:
+            self._dialogs.pop(dialog.dialog_id, None)
+
+    async def _hang_up(self, active: _ActiveDialog) -> None:
+        bye = active.dialog.create_request("BYE", via=self._via(active.connection))
+        try:
+            response = await asyncio.wait_for(
+                self._stack.send_request(bye, active.connection), INVITE_TIMEOUT
+            )
+        except (RequestFailed, TimeoutError) as exc:
+            active.report.finish(
+                "failed", reason=_("BYE got no response: {error}").format(error=exc)
+            )
+            return
+        if response.status_code >= 300:
+            active.report.finish("failed", status=response.status_code, reason=response.reason)
+            return
+        active.report.finish("cleared", status=response.status_code, reason="BYE")
+
+    def _build_invite(
+        self, report: CallReport, trunk: TrunkConfig, connection: SipConnection, offer: bytes
+    ) -> Request:
+        remote_host, remote_port = connection.remote
+        uri = SipUri.parse(f"sip:{report.called}@{remote_host}:{remote_port};transport=tls")
+        local_tag = secrets.token_hex(6)
+        headers = Headers()
+        headers.add("Via", str(self._via(connection)))
+        headers.add("Max-Forwards", "70")
+        headers.add(
+            "From",
+            f'"{report.calling}" <sip:{report.calling}@{self._node.address}>;tag={local_tag}',
+        )
+        headers.add("To", f"<sip:{report.called}@{remote_host}>")
+        headers.add("Call-ID", report.call_id)
+        headers.add("CSeq", "101 INVITE")
+        headers.add("Contact", self._contact(report.calling))
+        headers.add("Allow", ALLOWED_METHODS)
+        headers.add("User-Agent", "tlstrunk")
+        headers.add("Content-Type", "application/sdp")
+        return Request("INVITE", uri, headers, offer)
+
+    # -- inbound requests -------------------------------------------------------
+
+    def on_request(
+        self, request: Request, connection: SipConnection, transaction: ServerTransaction | None
+    ) -> None:
+        """Handle a new request from the transaction layer."""
+        if transaction is None:
+            self._on_ack(request)
+            return
+        method = request.method
+        if method == "INVITE" and request.to.tag is None:
+            self._spawn(self._answer_invite(request, connection, transaction))
+        elif method == "BYE":
+            self._on_bye(request, transaction)
+        elif method == "CANCEL":
+            self._on_cancel(request, transaction)
+        elif method == "OPTIONS":
+            response = make_response(request, 200)
+            response.headers.add("Allow", ALLOWED_METHODS)
+            self._stack.respond(transaction, response)
+        elif method == "INVITE":
+            self._on_reinvite(request, transaction)
+        else:
+            response = make_response(request, 405)
+            response.headers.add("Allow", ALLOWED_METHODS)
+            self._stack.respond(transaction, response)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer_invite(
+        self, request: Request, connection: SipConnection, transaction: ServerTransaction
+    ) -> None:
+        snapshot = self._snapshot()
+        called = request.uri.user or ""
+        calling = request.from_.uri.user or ""
+        report = CallReport(self._node.name, request.call_id, "inbound", calling, called)
+        report.trunk = connection.trunk_name
+        self._keep(report)
+        self._describe_connection(report, connection)
+        self._stack.respond(transaction, make_response(request, 100))
+        trunk = snapshot.trunks.get(connection.trunk_name) if connection.trunk_name else None
+        if trunk is None:
+            self._reject(report, transaction, request, 403, "No trunk for this connection")
+            return
+        analysis = snapshot.analyzer.analyze(called, snapshot.css_partitions(trunk.css))
+        report.digit_analysis = self._describe_analysis(calling, analysis)
+        self._trace_analysis(calling, analysis)
+        matched = analysis.matched
+        if matched is None or matched.target[0] != "dn":
+            self._reject(report, transaction, request, 404, "Not Found")
+            return
+        encrypted = self._signalling_encrypted(trunk)
+        report.signalling_encrypted = encrypted
+        phone = self.phone(matched.target[1])
+        try:
+            answer = phone.make_answer(request.body, srtp=encrypted and trunk.srtp_allowed)
+        except MediaRejected as exc:
+            self._reject(report, transaction, request, 488, str(exc))
+            return
+        local_tag = secrets.token_hex(6)
+        self._pending_invites[request.call_id] = transaction
+        self._stack.respond(transaction, make_response(request, 180, to_tag=local_tag))
+        await asyncio.sleep(RING_DELAY)
+        if self._pending_invites.pop(request.call_id, None) is None:
+            report.finish("cancelled", status=487, reason="Request Terminated")
+            return
+        ok = make_response(
+            request, 200, to_tag=local_tag, body=answer.body, content_type="application/sdp"
+        )
+        ok.headers.add("Contact", self._contact(phone.number))
+        ok.headers.add("Allow", ALLOWED_METHODS)
+        dialog = Dialog.from_uas(request, local_tag)
+        self._dialogs[dialog.dialog_id] = _ActiveDialog(dialog, connection, report, asyncio.Event())
+        self._stack.respond(transaction, ok)
+        report.srtp_suite = answer.srtp_suite
+        self._mark_connected(report, trunk)
+
+    def _reject(
+        self,
+        report: CallReport,
+        transaction: ServerTransaction,
+        request: Request,
+        status: int,
+        reason: str,
+    ) -> None:
+        self._stack.respond(
+            transaction, make_response(request, status, reason, to_tag=secrets.token_hex(6))
+        )
+        report.finish("failed", status=status, reason=reason)
+
+    def _on_ack(self, request: Request) -> None:
+        active = self._dialogs.get(self._incoming_key(request))
+        if active is not None:
+            self._trace.detailed("SIPHandler", "ACK confirms dialog %s", request.call_id)
+
+    def _on_bye(self, request: Request, transaction: ServerTransaction) -> None:
+        active = self._dialogs.pop(self._incoming_key(request), None)
+        if active is None:
+            self._stack.respond(transaction, make_response(request, 481))
+            return
+        self._stack.respond(transaction, make_response(request, 200))
+        active.report.finish("cleared", status=200, reason="BYE from the far end")
+        active.hung_up.set()
+
+    def _on_cancel(self, request: Request, transaction: ServerTransaction) -> None:
+        pending = self._pending_invites.pop(request.call_id, None)
+        if pending is None:
+            self._stack.respond(transaction, make_response(request, 481))
+            return
+        self._stack.respond(transaction, make_response(request, 200))
+        self._stack.respond(
+            pending, make_response(pending_request(pending), 487, to_tag=secrets.token_hex(6))
+        )
+
+    def _on_reinvite(self, request: Request, transaction: ServerTransaction) -> None:
+        active = self._dialogs.get(self._incoming_key(request))
+        if active is None:
+            self._stack.respond(transaction, make_response(request, 481))
+            return
+        # NOTE: a re-INVITE is refused until session refresh and hold are supported.
+        self._stack.respond(transaction, make_response(request, 488))
+
+    @staticmethod
+    def _incoming_key(request: Request) -> tuple[str, str, str]:
+        return (request.call_id, request.to.tag or "", request.from_.tag or "")
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _via(self, connection: SipConnection) -> Via:
+        return Via.parse(
+            f"SIP/2.0/TLS {self._node.address}:{self._node.sip_port};branch={new_branch()}"
+        )
+
+    def _contact(self, number: str) -> str:
+        return f"<sip:{number}@{self._node.address}:{self._node.sip_port};transport=tls>"
+
+    @staticmethod
+    def _signalling_encrypted(trunk: TrunkConfig) -> bool:
+        return trunk.profile.device_security_mode is DeviceSecurityMode.ENCRYPTED
+
+    def _describe_connection(self, report: CallReport, connection: SipConnection) -> None:
+        tls = connection.tls
+        report.connection = {
+            "id": connection.id,
+            "direction": connection.direction,
+            "local": f"{connection.local[0]}:{connection.local[1]}",
+            "remote": f"{connection.remote[0]}:{connection.remote[1]}",
+            "transport": "TLS over TCP",
+            "tls_version": tls.version if tls else None,
+            "cipher": tls.cipher if tls else None,
+        }
+        peer = self._trunks.peers.get(connection.id)
+        if peer is not None:
+            report.peer_certificate = {
+                "subject": peer.subject,
+                "issuer": peer.issuer,
+                "serial": peer.serial,
+                "san_dns": list(peer.dns_names),
+                "matched_name": peer.matched_name,
+            }
+
+    def _mark_connected(self, report: CallReport, trunk: TrunkConfig) -> None:
+        report.state = "connected"
+        report.answered = time.time()
+        report.secure = report.signalling_encrypted and report.srtp_suite is not None
+        if report.secure:
+            report.security = _("secure: TLS signalling (Encrypted) and SRTP {suite}").format(
+                suite=report.srtp_suite
+            )
+        elif report.signalling_encrypted:
+            report.security = _("not secure: TLS signalling but RTP media without SRTP keys")
+        else:
+            report.security = _(
+                "not secure: profile '{profile}' is {mode}, so no SRTP keys are sent"
+            ).format(profile=trunk.profile.name, mode=trunk.profile.device_security_mode)
+        self._trace.info(
+            "SIPHandler",
+            "Call %s connected: %s -> %s over trunk %s, %s",
+            report.call_id,
+            report.calling,
+            report.called,
+            trunk.name,
+            report.security,
+        )
+
+    @staticmethod
+    def _describe_analysis(
+        calling: str, analysis: AnalysisResult[RouteTarget]
+    ) -> dict[str, object]:
+        matched = analysis.matched
+        return {
+            "calling": calling,
+            "dialed": analysis.digits,
+            "pattern": matched.pattern.text if matched else None,
+            "partition": matched.partition if matched else None,
+            "target": list(matched.target) if matched else None,
+            "candidates": [c.pattern.text for c in analysis.candidates],
+        }
+
+    def _trace_analysis(self, calling: str, analysis: AnalysisResult[RouteTarget]) -> None:
+        matched = analysis.matched
+        self._trace.info(
+            "DigitAnalysis",
+            "Digit analysis: CallingPartyNumber=%s DialingPattern=%s "
+            "FullyQualifiedCalledPartyNumber=%s Partition=%s Target=%s",
+            calling,
+            matched.pattern.text if matched else "<none>",
+            analysis.digits,
+            (matched.partition or "<None>") if matched else "-",
+            ":".join(matched.target) if matched else "-",
+        )
+
+    async def stop(self) -> None:
+        """Cancel calls still being answered."""
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def pending_request(transaction: ServerTransaction) -> Request:
+    """Return the request a server transaction was created for."""
+    return transaction.request

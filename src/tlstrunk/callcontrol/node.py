@@ -1,0 +1,255 @@
+"""One call-control node at run time: listeners, trunks, the B2BUA.
+
+The node loads its configuration into an immutable snapshot once at start,
+builds its TLS contexts from its certificate store, and listens on every TLS
+port its security profiles name.  Nothing on the call path reads the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections import deque
+from typing import Any
+
+from tlstrunk.callcontrol.b2bua import B2bua, NodeIdentity
+from tlstrunk.callcontrol.report import CallReport
+from tlstrunk.callcontrol.sipstack import SipStack
+from tlstrunk.callcontrol.trunks import TrunkConnections
+from tlstrunk.config.enums import Transport
+from tlstrunk.config.snapshot import ConfigSnapshot
+from tlstrunk.config.store import ConfigStore
+from tlstrunk.i18n import _
+from tlstrunk.observe.trace import TraceWriter
+from tlstrunk.paths import NodePaths
+from tlstrunk.pki.explain import explain_ssl_error
+from tlstrunk.pki.names import openssl_style_subject
+from tlstrunk.pki.store import CertificateStore
+from tlstrunk.sip.message import Message
+from tlstrunk.transport.connection import SipConnection
+from tlstrunk.transport.tls import TlsIdentity, build_client_context, build_server_context
+from tlstrunk.transport.tls_server import Rejection, TlsListener
+
+logger = logging.getLogger(__name__)
+
+PURPOSE = "CallManager"
+TRUST = "CallManager-trust"
+#: How many refused connections a node remembers for ``status`` and the demo.
+KEPT_REJECTIONS = 100
+
+
+class NodeStartError(Exception):
+    """Raised when a node cannot start; the message says what to fix."""
+
+
+class Node:
+    """A running node built from a node directory."""
+
+    def __init__(self, paths: NodePaths) -> None:
+        self.paths = paths
+        self.trace = TraceWriter(paths.trace_text, paths.trace_json)
+        self._snapshot: ConfigSnapshot | None = None
+        self._listeners: list[tuple[str, int, TlsListener]] = []
+        self._client_context: ssl.SSLContext | None = None
+        self.rejections: deque[Rejection] = deque(maxlen=KEPT_REJECTIONS)
+        self._stack = SipStack(trace=self.trace, on_request=self._on_request, observe=self._observe)
+        self._trunks: TrunkConnections | None = None
+        self._b2bua: B2bua | None = None
+        self._connections: dict[int, SipConnection] = {}
+        self.stopped = asyncio.Event()
+        self._own_certificate = ""
+
+    # -- life cycle -------------------------------------------------------------
+
+    @property
+    def snapshot(self) -> ConfigSnapshot:
+        """The configuration in force."""
+        if self._snapshot is None:
+            raise NodeStartError(_("The node has not started."))
+        return self._snapshot
+
+    def _identity(self) -> TlsIdentity:
+        store = CertificateStore.open(self.paths.certs)
+        own = store.own_certificate(PURPOSE)
+        if own is None:
+            raise NodeStartError(
+                _(
+                    "Node directory {dir} has no CallManager certificate; generate a CSR, have "
+                    "it signed and upload the certificate before starting the node."
+                ).format(dir=self.paths.root)
+            )
+        chain, key = store.identity_files(PURPOSE)
+        self._own_certificate = _("{subject} issued by {issuer}").format(
+            subject=openssl_style_subject(own.subject), issuer=openssl_style_subject(own.issuer)
+        )
+        return TlsIdentity(chain, key, store.trust_bundle_path(TRUST))
+
+    async def start(self) -> None:
+        """Load the configuration and certificates and open every listener."""
+        if not self.paths.config_db.exists():
+            raise NodeStartError(
+                _("No configuration database at {path}; configure the node first.").format(
+                    path=self.paths.config_db
+                )
+            )
+        self._snapshot = ConfigStore(self.paths.config_db).load_snapshot()
+        node = self._snapshot.node
+        if node is None:
+            raise NodeStartError(
+                _(
+                    "The configuration at {path} names no node; set the node's name and "
+                    "address first."
+                ).format(path=self.paths.config_db)
+            )
+        identity = self._identity()
+        server_context = build_server_context(identity)
+        self._client_context = build_client_context(identity)
+        listen_ports = sorted(
+            {
+                port
+                for transport, port, _profiles in self._snapshot.listeners()
+                if transport is Transport.TLS
+            }
+        )
+        sip_port = listen_ports[0] if listen_ports else 5061
+        self._trunks = TrunkConnections(
+            node_address=node.address,
+            snapshot=lambda: self.snapshot,
+            client_context=self._current_client_context,
+            make_connection=self._make_connection,
+            on_rejected=self._on_rejected,
+            trace=self.trace,
+        )
+        self._b2bua = B2bua(
+            node=NodeIdentity(node.name, node.address, sip_port, self._own_certificate),
+            stack=self._stack,
+            trunks=self._trunks,
+            snapshot=lambda: self.snapshot,
+            trace=self.trace,
+        )
+        for port in listen_ports:
+            listener = TlsListener(
+                context=server_context,
+                make_connection=self._make_connection,
+                check=self._trunks.check_inbound,
+                on_rejected=self._on_rejected,
+                trace=self.trace,
+            )
+            try:
+                await listener.start(node.address, port)
+            except OSError as exc:
+                raise NodeStartError(
+                    _(
+                        "Cannot listen for SIP over TLS on {address}:{port}: {error}. Stop the "
+                        "program using that port or change the profile's incoming port."
+                    ).format(address=node.address, port=port, error=exc)
+                ) from exc
+            self._listeners.append((node.address, port, listener))
+        self.trace.info("CallManager", "Node %s started on %s", node.name, node.address)
+
+    async def stop(self) -> None:
+        """Close listeners and connections."""
+        for _address, _port, listener in self._listeners:
+            await listener.stop()
+        if self._b2bua is not None:
+            await self._b2bua.stop()
+        for connection in list(self._connections.values()):
+            connection.close("node stopping")
+        self.trace.info("CallManager", "Node stopped")
+        self.trace.close()
+        self.stopped.set()
+
+    def _current_client_context(self) -> ssl.SSLContext:
+        assert self._client_context is not None
+        return self._client_context
+
+    # -- connections ------------------------------------------------------------
+
+    def _make_connection(self, direction: str) -> SipConnection:
+        connection = SipConnection(
+            direction=direction,
+            on_message=self._stack.handle_message,
+            on_closed=self._on_closed,
+            trace=self.trace,
+        )
+        self._connections[connection.id] = connection
+        return connection
+
+    def _on_closed(self, connection: SipConnection, exc: BaseException | None) -> None:
+        self._connections.pop(connection.id, None)
+        if isinstance(exc, ssl.SSLError):
+            side = "client" if connection.direction == "outbound" else "server"
+            connection.close_reason = explain_ssl_error(exc, side=side)
+        self._stack.connection_closed(connection, connection.close_reason or "connection closed")
+        if self._trunks is not None:
+            self._trunks.forget(connection)
+
+    def _on_rejected(self, rejection: Rejection) -> None:
+        self.rejections.append(rejection)
+
+    def _on_request(self, request: Any, connection: SipConnection, transaction: Any) -> None:
+        assert self._b2bua is not None
+        self._b2bua.on_request(request, connection, transaction)
+
+    def _observe(self, direction: str, connection: SipConnection, message: Message) -> None:
+        if self._b2bua is not None:
+            self._b2bua.observe(direction, connection, message)
+
+    # -- operations ---------------------------------------------------------------
+
+    async def place_call(self, calling: str, dialled: str, hold: float) -> CallReport:
+        """Place a call from a local directory number and return its report."""
+        assert self._b2bua is not None
+        return await self._b2bua.place_call(calling, dialled, hold)
+
+    def reports(self, call_id: str | None = None) -> list[CallReport]:
+        """Return kept call reports."""
+        return self._b2bua.reports(call_id) if self._b2bua is not None else []
+
+    def status(self) -> dict[str, Any]:
+        """Describe the node: listeners, trunk connections, counters."""
+        snapshot = self.snapshot
+        assert snapshot.node is not None
+        trunks = self._trunks
+        outbound = trunks.outbound_connections() if trunks else {}
+        return {
+            "node": snapshot.node.name,
+            "address": snapshot.node.address,
+            "listeners": [
+                {
+                    "address": address,
+                    "port": port,
+                    "transport": "TLS",
+                    "handshakes": listener.handshakes,
+                }
+                for address, port, listener in self._listeners
+            ],
+            "trunks": [
+                {
+                    "name": trunk.name,
+                    "destinations": [f"{d.address}:{d.port}" for d in trunk.destinations],
+                    "connection": (
+                        f"{outbound[trunk.name].local[0]}:{outbound[trunk.name].local[1]} -> "
+                        f"{outbound[trunk.name].remote[0]}:{outbound[trunk.name].remote[1]}"
+                        if trunk.name in outbound
+                        else None
+                    ),
+                }
+                for trunk in snapshot.trunks.values()
+            ],
+            "outbound_handshakes": trunks.handshakes if trunks else 0,
+            "open_connections": len(self._connections),
+            "rejections": [rejection_to_dict(r) for r in self.rejections],
+        }
+
+
+def rejection_to_dict(rejection: Rejection) -> dict[str, Any]:
+    """Return a rejection as JSON-ready data."""
+    return {
+        "direction": rejection.direction,
+        "local": f"{rejection.local[0]}:{rejection.local[1]}",
+        "remote": f"{rejection.remote[0]}:{rejection.remote[1]}",
+        "check": rejection.check,
+        "detail": rejection.detail,
+    }

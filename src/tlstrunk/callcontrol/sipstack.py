@@ -1,0 +1,247 @@
+"""The asyncio side of the SIP transaction layer.
+
+The sans-IO transactions in :mod:`tlstrunk.sip.transaction` return events and
+deadlines; this module moves their bytes over connections, arms one loop
+timer for the earliest deadline, and hands requests and responses to the
+transaction user (the B2BUA).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from tlstrunk.observe.trace import TraceWriter
+from tlstrunk.sip.message import Message, Request, Response
+from tlstrunk.sip.transaction import (
+    AckReceived,
+    ClientTransaction,
+    ResponseReceived,
+    SendMessage,
+    ServerTransaction,
+    TransactionTable,
+    TransactionTerminated,
+    TransactionTimeout,
+)
+from tlstrunk.transport.connection import SipConnection
+
+logger = logging.getLogger(__name__)
+
+ProvisionalCallback = Callable[[Response], None]
+MessageObserver = Callable[[str, SipConnection, Message], None]
+
+
+class RequestFailed(Exception):
+    """Raised for a client transaction that ended without a final response."""
+
+
+@dataclass
+class _ClientContext:
+    connection: SipConnection
+    future: asyncio.Future[Response]
+    on_provisional: ProvisionalCallback | None
+
+
+@dataclass
+class _ServerContext:
+    connection: SipConnection
+    request: Request
+    acks: list[Request] = field(default_factory=list)
+
+
+class SipStack:
+    """Runs client and server transactions over SIP connections.
+
+    Args:
+        trace: the node's trace writer.
+        on_request: called for every new request (not for retransmissions)
+            with the request, the connection it came on and its server
+            transaction (``None`` for an ACK to a 2xx, which has none).
+        observe: called with ``"in"`` or ``"out"`` for every SIP message,
+            so that calls can draw their ladders.
+    """
+
+    def __init__(
+        self,
+        *,
+        trace: TraceWriter,
+        on_request: Callable[[Request, SipConnection, ServerTransaction | None], None],
+        observe: MessageObserver | None = None,
+    ) -> None:
+        self._trace = trace
+        self._on_request = on_request
+        self._observe = observe
+        self._table = TransactionTable()
+        self._clients: dict[ClientTransaction, _ClientContext] = {}
+        self._servers: dict[ServerTransaction, _ServerContext] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_deadline: float | None = None
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    # -- client side --------------------------------------------------------
+
+    def send_request(
+        self,
+        request: Request,
+        connection: SipConnection,
+        *,
+        on_provisional: ProvisionalCallback | None = None,
+    ) -> asyncio.Future[Response]:
+        """Start a client transaction; the future resolves with the final response."""
+        loop = asyncio.get_running_loop()
+        transaction = ClientTransaction(request, reliable=True, now=loop.time())
+        future: asyncio.Future[Response] = loop.create_future()
+        self._clients[transaction] = _ClientContext(connection, future, on_provisional)
+        self._table.add_client(transaction)
+        self._process_client(transaction, transaction.start())
+        return future
+
+    def send_stateless(self, message: Message, connection: SipConnection) -> None:
+        """Send a message outside any transaction (an ACK to a 2xx, for instance)."""
+        self._send(connection, message)
+
+    def _process_client(self, transaction: ClientTransaction, events: Sequence[object]) -> None:
+        context = self._clients.get(transaction)
+        if context is None:
+            return
+        for event in events:
+            if isinstance(event, SendMessage):
+                self._send_or_fail(context, event.message)
+            elif isinstance(event, ResponseReceived):
+                self._deliver_response(context, event.response)
+            elif isinstance(event, TransactionTimeout):
+                if not context.future.done():
+                    context.future.set_exception(
+                        RequestFailed("no final response before the transaction timed out")
+                    )
+            elif isinstance(event, TransactionTerminated):
+                self._clients.pop(transaction, None)
+        self._rearm()
+
+    def _send_or_fail(self, context: _ClientContext, message: Message) -> None:
+        try:
+            self._send(context.connection, message)
+        except ConnectionError as exc:
+            if not context.future.done():
+                context.future.set_exception(RequestFailed(str(exc)))
+
+    @staticmethod
+    def _deliver_response(context: _ClientContext, response: Response) -> None:
+        if response.status_code < 200:
+            if context.on_provisional is not None:
+                context.on_provisional(response)
+        elif not context.future.done():
+            context.future.set_result(response)
+
+    # -- server side --------------------------------------------------------
+
+    def respond(self, transaction: ServerTransaction, response: Response) -> None:
+        """Send ``response`` through the server transaction that ``response`` answers."""
+        context = self._servers.get(transaction)
+        if context is None:
+            logger.debug("response %d for a finished transaction dropped", response.status_code)
+            return
+        self._process_server(transaction, transaction.send_response(response, self._now()))
+
+    def _process_server(self, transaction: ServerTransaction, events: Sequence[object]) -> None:
+        context = self._servers.get(transaction)
+        if context is None:
+            return
+        for event in events:
+            if isinstance(event, SendMessage):
+                try:
+                    self._send(context.connection, event.message)
+                except ConnectionError as exc:
+                    logger.info("response not sent: %s", exc)
+            elif isinstance(event, AckReceived):
+                context.acks.append(event.request)
+            elif isinstance(event, TransactionTerminated):
+                self._servers.pop(transaction, None)
+        self._rearm()
+
+    # -- incoming messages ----------------------------------------------------
+
+    def handle_message(self, connection: SipConnection, message: Message) -> None:
+        """Dispatch one message read from ``connection``."""
+        if self._observe is not None:
+            self._observe("in", connection, message)
+        now = self._now()
+        if isinstance(message, Response):
+            client = self._table.match_response(message)
+            if client is None:
+                self._trace.detailed(
+                    "SIPHandler",
+                    "Stray response %d %s for Call-ID %s ignored",
+                    message.status_code,
+                    message.reason,
+                    message.call_id,
+                )
+                return
+            self._process_client(client, client.receive_response(message, now))
+            return
+        server = self._table.match_request(message)
+        if server is not None:
+            self._process_server(server, server.receive_request(message, now))
+            return
+        if message.method == "ACK":
+            self._on_request(message, connection, None)
+            return
+        transaction = ServerTransaction(message, reliable=True, now=now)
+        self._servers[transaction] = _ServerContext(connection, message)
+        self._table.add_server(transaction)
+        self._on_request(message, connection, transaction)
+
+    def connection_closed(self, connection: SipConnection, reason: str) -> None:
+        """Fail every client transaction waiting on ``connection``."""
+        for transaction, context in list(self._clients.items()):
+            if context.connection is connection:
+                if not context.future.done():
+                    context.future.set_exception(RequestFailed(reason))
+                self._clients.pop(transaction, None)
+        for server, server_context in list(self._servers.items()):
+            if server_context.connection is connection:
+                self._servers.pop(server, None)
+        self._table.remove_terminated()
+
+    # -- plumbing -------------------------------------------------------------
+
+    def _send(self, connection: SipConnection, message: Message) -> None:
+        connection.send(message)
+        if self._observe is not None:
+            self._observe("out", connection, message)
+
+    def _rearm(self) -> None:
+        self._table.remove_terminated()
+        deadline = self._table.next_deadline()
+        if deadline == self._timer_deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_deadline = deadline
+        if deadline is not None:
+            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_deadline = None
+        now = self._now()
+        for transaction in list(self._clients):
+            deadline = transaction.next_deadline()
+            if deadline is not None and deadline <= now:
+                self._process_client(transaction, transaction.handle_timer(now))
+        for server in list(self._servers):
+            deadline = server.next_deadline()
+            if deadline is not None and deadline <= now:
+                self._process_server(server, server.handle_timer(now))
+        self._rearm()
+
+    @property
+    def pending_transactions(self) -> int:
+        """How many client and server transactions are still running."""
+        return len(self._clients) + len(self._servers)

@@ -1,0 +1,350 @@
+"""SIP trunk connections: outbound reuse and inbound acceptance.
+
+An outbound trunk keeps one persistent TLS connection to its destination and
+reuses it for every call.  An inbound TLS connection is matched to a trunk by
+its source address and then checked against that trunk's security profile.
+Both directions accept the peer only when its certificate carries one of the
+profile's X.509 subject names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from cryptography import x509
+
+from tlstrunk.config.enums import IncomingTransport, Transport
+from tlstrunk.config.snapshot import ConfigSnapshot
+from tlstrunk.config.values import TrunkConfig
+from tlstrunk.i18n import _
+from tlstrunk.observe.trace import TraceWriter
+from tlstrunk.pki.explain import explain_ssl_error
+from tlstrunk.pki.names import (
+    SubjectNameMismatch,
+    certificate_names,
+    check_subject_name,
+    openssl_style_subject,
+    parse_subject_names,
+)
+from tlstrunk.transport.connection import SipConnection
+from tlstrunk.transport.tls import build_probe_context
+from tlstrunk.transport.tls_server import (
+    ConnectionRejected,
+    Rejection,
+    fetch_server_certificate,
+    open_tls_connection,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class TrunkUnavailable(Exception):
+    """Raised when no connection to a trunk's destinations can be opened and accepted.
+
+    Attributes:
+        check: the check that failed, e.g. ``"TLS handshake"`` or ``"X.509 subject name"``.
+    """
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
+
+
+@dataclass(frozen=True)
+class PeerCertificate:
+    """The peer certificate as a node saw it on one connection."""
+
+    subject: str
+    issuer: str
+    serial: str
+    common_names: tuple[str, ...]
+    dns_names: tuple[str, ...]
+    matched_name: str
+
+
+def describe_peer(der: bytes, matched_name: str) -> PeerCertificate:
+    """Summarise a DER certificate for traces and call reports."""
+    certificate = x509.load_der_x509_certificate(der)
+    names = certificate_names(certificate)
+    return PeerCertificate(
+        subject=openssl_style_subject(certificate.subject),
+        issuer=openssl_style_subject(certificate.issuer),
+        serial=f"{certificate.serial_number:x}",
+        common_names=names.common_names,
+        dns_names=names.dns_names,
+        matched_name=matched_name,
+    )
+
+
+class TrunkConnections:
+    """Opens, checks and reuses the TLS connections of a node's trunks.
+
+    Args:
+        node_address: the address outbound connections are bound to, so the far
+            end can match them to its trunk by source address.
+        snapshot: returns the configuration snapshot in force.
+        client_context: returns the client ``SSLContext`` in force.
+        make_connection: builds a fresh :class:`SipConnection`.
+        on_rejected: told about every refused connection.
+        trace: the node's trace writer.
+    """
+
+    def __init__(
+        self,
+        *,
+        node_address: str,
+        snapshot: Callable[[], ConfigSnapshot],
+        client_context: Callable[[], ssl.SSLContext],
+        make_connection: Callable[[str], SipConnection],
+        on_rejected: Callable[[Rejection], None],
+        trace: TraceWriter,
+    ) -> None:
+        self._node_address = node_address
+        self._snapshot = snapshot
+        self._client_context = client_context
+        self._make_connection = make_connection
+        self._on_rejected = on_rejected
+        self._trace = trace
+        self._outbound: dict[str, SipConnection] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.peers: dict[int, PeerCertificate] = {}
+        self.handshakes = 0
+
+    # -- outbound -------------------------------------------------------------
+
+    async def connection_for(self, trunk: TrunkConfig) -> SipConnection:
+        """Return the trunk's open connection, opening one if none is open."""
+        existing = self._outbound.get(trunk.name)
+        if existing is not None and existing.is_open:
+            return existing
+        lock = self._locks.setdefault(trunk.name, asyncio.Lock())
+        async with lock:
+            existing = self._outbound.get(trunk.name)
+            if existing is not None and existing.is_open:
+                return existing
+            connection = await self._open(trunk)
+            self._outbound[trunk.name] = connection
+            return connection
+
+    async def _open(self, trunk: TrunkConfig) -> SipConnection:
+        profile = trunk.profile
+        if profile.outgoing_transport is not Transport.TLS:
+            raise TrunkUnavailable(
+                "outgoing transport",
+                _(
+                    "Trunk {trunk} uses profile '{profile}' whose outgoing transport is "
+                    "{transport}; this release places trunk calls over TLS only. Set the "
+                    "profile's outgoing transport to TLS."
+                ).format(
+                    trunk=trunk.name, profile=profile.name, transport=profile.outgoing_transport
+                ),
+            )
+        failures: list[TrunkUnavailable] = []
+        for destination in trunk.destinations:
+            try:
+                return await self._open_destination(trunk, destination.address, destination.port)
+            except TrunkUnavailable as exc:
+                failures.append(exc)
+        if not failures:
+            raise TrunkUnavailable(
+                "destination",
+                _("Trunk {trunk} has no destination; add its far end's address and port.").format(
+                    trunk=trunk.name
+                ),
+            )
+        raise failures[-1]
+
+    async def _open_destination(self, trunk: TrunkConfig, host: str, port: int) -> SipConnection:
+        self._trace.info(
+            "SIPHandler",
+            "Trunk %s: creating TLS connection from %s to %s:%d",
+            trunk.name,
+            self._node_address,
+            host,
+            port,
+        )
+        connection = self._make_connection("outbound")
+        self.handshakes += 1
+        try:
+            await open_tls_connection(
+                host=host,
+                port=port,
+                local_address=self._node_address,
+                context=self._client_context(),
+                connection=connection,
+            )
+        except ssl.SSLError as exc:
+            detail = explain_ssl_error(exc, side="client")
+            check = "TLS handshake"
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                check = "certificate chain"
+                detail += " " + await self._describe_refused_server(host, port)
+            self._report_outbound_rejection(host, port, check, detail)
+            raise TrunkUnavailable(
+                check,
+                _("TLS handshake with {host}:{port} for trunk {trunk} failed: {detail}").format(
+                    host=host, port=port, trunk=trunk.name, detail=detail
+                ),
+            ) from exc
+        except (OSError, TimeoutError) as exc:
+            raise TrunkUnavailable(
+                "TCP connect",
+                _(
+                    "Cannot connect to {host}:{port} for trunk {trunk}: {error}. Check that "
+                    "the far node is running and listens for TLS on that address and port."
+                ).format(host=host, port=port, trunk=trunk.name, error=exc),
+            ) from exc
+        try:
+            peer = self._check_peer_name(connection, trunk)
+        except ConnectionRejected as rejected:
+            connection.close(f"rejected: {rejected.check}")
+            self._report_outbound_rejection(host, port, rejected.check, rejected.detail)
+            raise TrunkUnavailable(rejected.check, rejected.detail) from rejected
+        connection.trunk_name = trunk.name
+        self.peers[connection.id] = peer
+        self._trace_connection(connection, trunk, peer)
+        connection.accept()
+        return connection
+
+    async def _describe_refused_server(self, host: str, port: int) -> str:
+        der = await fetch_server_certificate(
+            host=host, port=port, local_address=self._node_address, context=build_probe_context()
+        )
+        if der is None:
+            return ""
+        certificate = x509.load_der_x509_certificate(der)
+        return _("The server presented {subject}, issued by {issuer}.").format(
+            subject=openssl_style_subject(certificate.subject),
+            issuer=openssl_style_subject(certificate.issuer),
+        )
+
+    def _report_outbound_rejection(self, host: str, port: int, check: str, detail: str) -> None:
+        self._trace.error(
+            "SIPHandler",
+            "Rejected TLS connection to %s:%d: %s failed: %s",
+            host,
+            port,
+            check,
+            detail,
+        )
+        rejection = Rejection("outbound", (self._node_address, 0), (host, port), check, detail)
+        self._on_rejected(rejection)
+
+    # -- inbound --------------------------------------------------------------
+
+    def check_inbound(self, connection: SipConnection) -> None:
+        """Accept an inbound TLS connection for the trunk its source address belongs to.
+
+        Raises:
+            ConnectionRejected: no trunk has that address, the trunk's profile does
+                not take TLS on this port, or the certificate name does not match.
+        """
+        snapshot = self._snapshot()
+        source = connection.remote[0]
+        trunk = snapshot.trunk_for_source(source)
+        if trunk is None:
+            raise ConnectionRejected(
+                "source address",
+                _(
+                    "No SIP trunk has destination address {source}; add a trunk whose "
+                    "destination is {source}, or connect from the address of a configured trunk."
+                ).format(source=source),
+            )
+        profile = trunk.profile
+        if (
+            profile.incoming_transport is not IncomingTransport.TLS
+            or profile.incoming_port != connection.local[1]
+        ):
+            raise ConnectionRejected(
+                "incoming transport",
+                _(
+                    "Trunk {trunk} uses profile '{profile}', which takes {transport} on port "
+                    "{port}, not TLS on port {local}; set its incoming transport to TLS and "
+                    "its incoming port to {local}."
+                ).format(
+                    trunk=trunk.name,
+                    profile=profile.name,
+                    transport=profile.incoming_transport,
+                    port=profile.incoming_port,
+                    local=connection.local[1],
+                ),
+            )
+        peer = self._check_peer_name(connection, trunk)
+        connection.trunk_name = trunk.name
+        self.peers[connection.id] = peer
+        self._trace_connection(connection, trunk, peer)
+
+    # -- shared ---------------------------------------------------------------
+
+    def _check_peer_name(self, connection: SipConnection, trunk: TrunkConfig) -> PeerCertificate:
+        der = connection.tls.peer_certificate_der if connection.tls else None
+        if der is None:
+            raise ConnectionRejected(
+                "client certificate",
+                _("The peer presented no certificate; trunk {trunk} requires one.").format(
+                    trunk=trunk.name
+                ),
+            )
+        certificate = x509.load_der_x509_certificate(der)
+        profile = trunk.profile
+        try:
+            allowed = parse_subject_names(profile.x509_subject_name)
+            matched = check_subject_name(certificate, allowed)
+        except SubjectNameMismatch as exc:
+            raise ConnectionRejected(
+                "X.509 subject name",
+                _("Trunk {trunk}: {detail}").format(
+                    trunk=trunk.name, detail=exc.message_for_profile(profile.name)
+                ),
+            ) from exc
+        except ValueError as exc:
+            raise ConnectionRejected(
+                "X.509 subject name",
+                _("Trunk {trunk}, profile '{profile}': {detail}").format(
+                    trunk=trunk.name, profile=profile.name, detail=exc
+                ),
+            ) from exc
+        return describe_peer(der, matched)
+
+    def _trace_connection(
+        self, connection: SipConnection, trunk: TrunkConfig, peer: PeerCertificate
+    ) -> None:
+        tls = connection.tls
+        self._trace.info(
+            "SIPHandler",
+            "Connection created: index=%d trunk=%s local=%s:%d remote=%s:%d transport=TLS over TCP",
+            connection.id,
+            trunk.name,
+            connection.local[0],
+            connection.local[1],
+            connection.remote[0],
+            connection.remote[1],
+        )
+        self._trace.info(
+            "SIPHandler",
+            "Certificate indication: remote=%s:%d subject=%s SAN=%s issuer=%s cipher=%s "
+            "version=%s matched X.509 subject name %s",
+            connection.remote[0],
+            connection.remote[1],
+            peer.subject,
+            ",".join(peer.dns_names) or "none",
+            peer.issuer,
+            tls.cipher if tls else "none",
+            tls.version if tls else "none",
+            peer.matched_name,
+        )
+
+    def forget(self, connection: SipConnection) -> None:
+        """Drop a closed connection from the tables."""
+        self.peers.pop(connection.id, None)
+        for name, known in list(self._outbound.items()):
+            if known is connection:
+                del self._outbound[name]
+
+    def outbound_connections(self) -> dict[str, SipConnection]:
+        """The open outbound connection of each trunk, by trunk name."""
+        return {name: conn for name, conn in self._outbound.items() if conn.is_open}
