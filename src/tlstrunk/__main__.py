@@ -1,0 +1,5 @@
+"""Allow ``python -m tlstrunk``."""
+
+from tlstrunk.admin.cli import main
+
+main()
