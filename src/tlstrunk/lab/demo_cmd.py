@@ -22,7 +22,8 @@ from tlstrunk.pki.errors import PkiError
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
-DEFAULT_TOPOLOGY = Path(__file__).resolve().parents[3] / "examples" / "two-clusters.yaml"
+#: The example topology; examples/two-clusters.yaml in the source tree links to it.
+DEFAULT_TOPOLOGY = Path(__file__).with_name("two-clusters.yaml")
 
 
 def _step(text: str) -> None:
