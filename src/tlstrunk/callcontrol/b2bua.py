@@ -62,8 +62,6 @@ class NodeIdentity:
     name: str
     address: str
     sip_port: int
-    #: The node's own CallManager certificate as "SUBJECT issued by ISSUER", for reports.
-    certificate: str
 
 
 class B2bua:
@@ -76,9 +74,11 @@ class B2bua:
         stack: SipStack,
         trunks: TrunkConnections,
         snapshot: Callable[[], ConfigSnapshot],
+        own_certificate: Callable[[], str],
         trace: TraceWriter,
     ) -> None:
         self._node = node
+        self._own_certificate = own_certificate
         self._stack = stack
         self._trunks = trunks
         self._snapshot = snapshot
@@ -205,7 +205,7 @@ class B2bua:
                 ).format(
                     trunk=trunk.name,
                     error=connection.close_reason or exc,
-                    own=self._node.certificate,
+                    own=self._own_certificate(),
                 ),
             )
             return

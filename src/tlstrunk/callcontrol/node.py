@@ -23,12 +23,18 @@ from tlstrunk.config.store import ConfigStore
 from tlstrunk.i18n import _
 from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.paths import NodePaths
+from tlstrunk.pki.errors import PkiError
 from tlstrunk.pki.explain import explain_ssl_error
 from tlstrunk.pki.names import openssl_style_subject
 from tlstrunk.pki.store import CertificateStore
 from tlstrunk.sip.message import Message
 from tlstrunk.transport.connection import SipConnection
-from tlstrunk.transport.tls import TlsIdentity, build_client_context, build_server_context
+from tlstrunk.transport.tls import (
+    TlsConfigurationError,
+    TlsIdentity,
+    build_client_context,
+    build_server_context,
+)
 from tlstrunk.transport.tls_server import Rejection, TlsListener
 
 logger = logging.getLogger(__name__)
@@ -52,6 +58,9 @@ class Node:
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, TlsListener]] = []
         self._client_context: ssl.SSLContext | None = None
+        self._server_context: ssl.SSLContext | None = None
+        self._identity_seen: tuple[str, int] = ("", 0)
+        self._own_serial = ""
         self.rejections: deque[Rejection] = deque(maxlen=KEPT_REJECTIONS)
         self._stack = SipStack(trace=self.trace, on_request=self._on_request, observe=self._observe)
         self._trunks: TrunkConnections | None = None
@@ -69,6 +78,21 @@ class Node:
             raise NodeStartError(_("The node has not started."))
         return self._snapshot
 
+    def _identity_version(self) -> tuple[str, int]:
+        """Return what identifies the installed certificate and trust store right now.
+
+        The store installs a new certificate in a new folder and then swaps a
+        pointer file, so the chain file's path changes with every upload; the
+        trust bundle is rewritten in place, so its modification time is used.
+        """
+        store = CertificateStore.open(self.paths.certs)
+        chain, _key = store.identity_files(PURPOSE)
+        try:
+            trust_mtime = store.trust_bundle_path(TRUST).stat().st_mtime_ns
+        except OSError:
+            trust_mtime = 0
+        return str(chain), trust_mtime
+
     def _identity(self) -> TlsIdentity:
         store = CertificateStore.open(self.paths.certs)
         own = store.own_certificate(PURPOSE)
@@ -83,7 +107,46 @@ class Node:
         self._own_certificate = _("{subject} issued by {issuer}").format(
             subject=openssl_style_subject(own.subject), issuer=openssl_style_subject(own.issuer)
         )
+        self._own_serial = f"{own.serial_number:x}"
         return TlsIdentity(chain, key, store.trust_bundle_path(TRUST))
+
+    def _load_contexts(self) -> None:
+        identity = self._identity()
+        self._server_context = build_server_context(identity)
+        self._client_context = build_client_context(identity)
+        self._identity_seen = self._identity_version()
+
+    def _refresh_contexts(self) -> None:
+        """Rebuild the TLS contexts when the certificate or trust store changed on disk.
+
+        Runs once per new connection, not per message. Established connections
+        keep the contexts they were made with, so calls on them go on.
+        """
+        try:
+            version = self._identity_version()
+            if version == self._identity_seen:
+                return
+            self._load_contexts()
+        except (PkiError, NodeStartError, TlsConfigurationError, OSError) as exc:
+            self.trace.error(
+                "CallManager",
+                "The changed certificate files cannot be used, so new connections keep the "
+                "previous certificate: %s",
+                exc,
+            )
+            return
+        self.trace.info(
+            "CallManager",
+            "CallManager certificate or trust store changed; new TLS connections use %s "
+            "(serial %s)",
+            self._own_certificate,
+            self._own_serial,
+        )
+
+    def _current_server_context(self) -> ssl.SSLContext:
+        self._refresh_contexts()
+        assert self._server_context is not None
+        return self._server_context
 
     async def start(self) -> None:
         """Load the configuration and certificates and open every listener."""
@@ -102,9 +165,7 @@ class Node:
                     "address first."
                 ).format(path=self.paths.config_db)
             )
-        identity = self._identity()
-        server_context = build_server_context(identity)
-        self._client_context = build_client_context(identity)
+        self._load_contexts()
         listen_ports = sorted(
             {
                 port
@@ -122,15 +183,16 @@ class Node:
             trace=self.trace,
         )
         self._b2bua = B2bua(
-            node=NodeIdentity(node.name, node.address, sip_port, self._own_certificate),
+            node=NodeIdentity(node.name, node.address, sip_port),
             stack=self._stack,
             trunks=self._trunks,
             snapshot=lambda: self.snapshot,
+            own_certificate=lambda: self._own_certificate,
             trace=self.trace,
         )
         for port in listen_ports:
             listener = TlsListener(
-                context=server_context,
+                context=self._current_server_context,
                 make_connection=self._make_connection,
                 check=self._trunks.check_inbound,
                 on_rejected=self._on_rejected,
@@ -161,6 +223,7 @@ class Node:
         self.stopped.set()
 
     def _current_client_context(self) -> ssl.SSLContext:
+        self._refresh_contexts()
         assert self._client_context is not None
         return self._client_context
 

@@ -85,7 +85,8 @@ class TlsListener:
     """Listens for SIP over TLS on one address and port.
 
     Args:
-        context: the server context from :func:`tlstrunk.transport.tls.build_server_context`.
+        context: returns the server context for the next handshake, so that a new
+            certificate applies to new connections without a restart.
         make_connection: builds the :class:`SipConnection` for an accepted stream.
         check: runs after the handshake; raises :class:`ConnectionRejected` to refuse.
         on_rejected: told about every refused connection.
@@ -95,7 +96,7 @@ class TlsListener:
     def __init__(
         self,
         *,
-        context: ssl.SSLContext,
+        context: Callable[[], ssl.SSLContext],
         make_connection: ConnectionFactory,
         check: AcceptCheck,
         on_rejected: Callable[[Rejection], None],
@@ -110,15 +111,6 @@ class TlsListener:
         self._accept_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.handshakes = 0
-
-    @property
-    def context(self) -> ssl.SSLContext:
-        """The server context in use."""
-        return self._context
-
-    def replace_context(self, context: ssl.SSLContext) -> None:
-        """Use ``context`` for connections accepted from now on."""
-        self._context = context
 
     async def start(self, host: str, port: int) -> None:
         """Start listening on ``host:port``."""
@@ -172,7 +164,7 @@ class TlsListener:
             await loop.connect_accepted_socket(
                 lambda: connection,
                 accepted,
-                ssl=self._context,
+                ssl=self._context(),
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
             )
         except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
