@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -136,12 +137,18 @@ def show_call(outcome: CallOutcome) -> None:
 
 
 def _wait_until_interrupted(demo: Demo) -> None:
+    first = demo.directory / demo.topology.clusters[0].name
     console.print(
         _(
             "\nNodes keep running. Try: tlstrunk node call --node-dir {dir} --from 1018 --to 9898"
-        ).format(dir=demo.directory / demo.topology.clusters[0].name)
+        ).format(dir=first)
     )
-    console.print(_("Press Ctrl-C to stop both nodes (or send SIGTERM to this process)."))
+    console.print(
+        _(
+            "Press Ctrl-C here (or send SIGTERM to process {pid}) to stop every node. "
+            "'tlstrunk node stop --node-dir DIR' stops one node."
+        ).format(pid=os.getpid())
+    )
     stop = False
 
     def _request_stop(_signum: int, _frame: object) -> None:
