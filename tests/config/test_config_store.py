@@ -21,7 +21,9 @@ from tlstrunk.config import (
     SecurityProfileConfig,
     Transport,
 )
+from tlstrunk.config.enums import TlsPolicy
 from tlstrunk.config.orm import Base
+from tlstrunk.config.store import upgrade
 
 
 def test_store_creates_schema_at_head(tmp_path: Path) -> None:
@@ -29,7 +31,30 @@ def test_store_creates_schema_at_head(tmp_path: Path) -> None:
     ConfigStore(path).close()
     with sqlite3.connect(path) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == ("0001",)
+    assert version == ("0002",)
+
+
+def test_store_upgrade_keeps_profiles(tmp_path: Path) -> None:
+    path = tmp_path / "config.db"
+    engine = create_engine(f"sqlite:///{path}")
+    upgrade(engine, "0001")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO security_profile (name, description, device_security_mode, "
+            "incoming_transport, outgoing_transport, enable_digest_authentication, "
+            "nonce_validity_time, x509_subject_name, incoming_port, "
+            "enable_application_level_authorization, accept_presence_subscription, "
+            "accept_out_of_dialog_refer, accept_unsolicited_notification, "
+            "accept_replaces_header, transmit_security_status, allow_charging_header, "
+            "sip_v150_outbound_sdp_offer_filtering) VALUES ('Old TLS', '', 'Encrypted', "
+            "'TLS', 'TLS', 0, 600, 'PEER', 5061, 0, 0, 0, 0, 0, 1, 0, 'Use Default Filter')"
+        )
+    engine.dispose()
+    store = ConfigStore(path)
+    profile = store.get_security_profile("Old TLS")
+    store.close()
+    assert profile.tls_policy is TlsPolicy.MODERN
+    assert profile.x509_subject_name == "PEER"
 
 
 def test_migration_matches_orm_tables(tmp_path: Path) -> None:

@@ -22,11 +22,13 @@ from tlstrunk.config.enums import (
     ConsiderTrafficSecure,
     DeviceSecurityMode,
     IncomingTransport,
+    TlsPolicy,
     Transport,
 )
 from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.snapshot import ConfigSnapshot, RouteTarget
 from tlstrunk.config.store import ConfigStore
+from tlstrunk.config.validate import legacy_policy_warning
 from tlstrunk.config.values import Destination, SecurityProfileConfig, TrunkSpec
 from tlstrunk.i18n import _, ngettext
 from tlstrunk.paths import NodePaths
@@ -122,6 +124,14 @@ def profile_add(
     sdp_offer_filtering: Annotated[
         str, typer.Option(help="SIP V.150 outbound SDP offer filtering.")
     ] = "Use Default Filter",
+    tls_policy: Annotated[
+        TlsPolicy,
+        typer.Option(
+            case_sensitive=False,
+            help="modern (TLS 1.2+, RSA 2048+, SHA-256+) or legacy (adds TLS 1.0, RSA 1024, "
+            "SHA-1; only for old clusters).",
+        ),
+    ] = TlsPolicy.MODERN,
     description: Description = "",
 ) -> None:
     """Add a SIP trunk security profile."""
@@ -143,10 +153,12 @@ def profile_add(
         accept_replaces_header=accept_replaces_header,
         allow_charging_header=allow_charging_header,
         sip_v150_outbound_sdp_offer_filtering=sdp_offer_filtering,
+        tls_policy=tls_policy,
     )
     with _open_store(node_dir, create=True) as store:
         store.add_security_profile(profile)
     console.print(_("Added security profile {name}.").format(name=name), highlight=False)
+    _warn_legacy(profile)
 
 
 @profile_app.command("list")
@@ -182,6 +194,12 @@ def profile_show(node_dir: NodeDir, name: str) -> None:
         display = _yes_no(value) if isinstance(value, bool) else str(value)
         _add_row(table, key.replace("_", " "), display)
     console.print(table)
+    _warn_legacy(profile)
+
+
+def _warn_legacy(profile: SecurityProfileConfig) -> None:
+    if profile.tls_policy is TlsPolicy.LEGACY:
+        err_console.print(legacy_policy_warning(profile.name), highlight=False)
 
 
 @profile_app.command("delete")

@@ -17,9 +17,11 @@ from tlstrunk.callcontrol.b2bua import B2bua, NodeIdentity
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections
-from tlstrunk.config.enums import Transport
+from tlstrunk.config.enums import TlsPolicy, Transport
 from tlstrunk.config.snapshot import ConfigSnapshot
 from tlstrunk.config.store import ConfigStore
+from tlstrunk.config.validate import legacy_policy_warning
+from tlstrunk.config.values import TrunkConfig
 from tlstrunk.i18n import _
 from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.paths import NodePaths
@@ -57,8 +59,8 @@ class Node:
         self.trace = TraceWriter(paths.trace_text, paths.trace_json)
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, TlsListener]] = []
-        self._client_context: ssl.SSLContext | None = None
-        self._server_context: ssl.SSLContext | None = None
+        #: Server and client contexts by TLS policy, for the policies the profiles use.
+        self._contexts: dict[str, tuple[ssl.SSLContext, ssl.SSLContext]] = {}
         self._identity_seen: tuple[str, int] = ("", 0)
         self._own_serial = ""
         self.rejections: deque[Rejection] = deque(maxlen=KEPT_REJECTIONS)
@@ -110,11 +112,32 @@ class Node:
         self._own_serial = f"{own.serial_number:x}"
         return TlsIdentity(chain, key, store.trust_bundle_path(TRUST))
 
+    def _policies(self) -> set[str]:
+        policies = {
+            str(trunk.profile.tls_policy)
+            for trunk in self.snapshot.trunks.values()
+            if trunk.profile.uses_tls
+        }
+        return policies or {str(TlsPolicy.MODERN)}
+
     def _load_contexts(self) -> None:
         identity = self._identity()
-        self._server_context = build_server_context(identity)
-        self._client_context = build_client_context(identity)
+        contexts = {
+            policy: (
+                build_server_context(identity, policy),
+                build_client_context(identity, policy),
+            )
+            for policy in sorted(self._policies())
+        }
+        self._contexts = contexts
         self._identity_seen = self._identity_version()
+
+    def _warn_legacy_profiles(self) -> None:
+        for profile in self.snapshot.security_profiles.values():
+            if profile.tls_policy is TlsPolicy.LEGACY:
+                message = legacy_policy_warning(profile.name)
+                logger.warning("%s", message)
+                self.trace.warning("CallManager", "%s", message)
 
     def _refresh_contexts(self) -> None:
         """Rebuild the TLS contexts when the certificate or trust store changed on disk.
@@ -143,10 +166,18 @@ class Node:
             self._own_serial,
         )
 
-    def _current_server_context(self) -> ssl.SSLContext:
+    def _context_pair(self, policy: str) -> tuple[ssl.SSLContext, ssl.SSLContext]:
         self._refresh_contexts()
-        assert self._server_context is not None
-        return self._server_context
+        pair = self._contexts.get(policy)
+        if pair is None:
+            # A peer no trunk knows: any context will do, the source check rejects it.
+            pair = next(iter(self._contexts.values()))
+        return pair
+
+    def _current_server_context(self, remote: tuple[str, int]) -> ssl.SSLContext:
+        trunk = self.snapshot.trunk_for_source(remote[0])
+        policy = str(trunk.profile.tls_policy) if trunk is not None else str(TlsPolicy.MODERN)
+        return self._context_pair(policy)[0]
 
     async def start(self) -> None:
         """Load the configuration and certificates and open every listener."""
@@ -166,6 +197,7 @@ class Node:
                 ).format(path=self.paths.config_db)
             )
         self._load_contexts()
+        self._warn_legacy_profiles()
         listen_ports = sorted(
             {
                 port
@@ -222,10 +254,8 @@ class Node:
         self.trace.close()
         self.stopped.set()
 
-    def _current_client_context(self) -> ssl.SSLContext:
-        self._refresh_contexts()
-        assert self._client_context is not None
-        return self._client_context
+    def _current_client_context(self, trunk: TrunkConfig) -> ssl.SSLContext:
+        return self._context_pair(str(trunk.profile.tls_policy))[1]
 
     # -- connections ------------------------------------------------------------
 

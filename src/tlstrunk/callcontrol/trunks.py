@@ -87,7 +87,7 @@ class TrunkConnections:
         node_address: the address outbound connections are bound to, so the far
             end can match them to its trunk by source address.
         snapshot: returns the configuration snapshot in force.
-        client_context: returns the client ``SSLContext`` in force.
+        client_context: returns the client ``SSLContext`` in force for a trunk.
         make_connection: builds a fresh :class:`SipConnection`.
         on_rejected: told about every refused connection.
         trace: the node's trace writer.
@@ -98,7 +98,7 @@ class TrunkConnections:
         *,
         node_address: str,
         snapshot: Callable[[], ConfigSnapshot],
-        client_context: Callable[[], ssl.SSLContext],
+        client_context: Callable[[TrunkConfig], ssl.SSLContext],
         make_connection: Callable[[str], SipConnection],
         on_rejected: Callable[[Rejection], None],
         trace: TraceWriter,
@@ -174,7 +174,7 @@ class TrunkConnections:
                 host=host,
                 port=port,
                 local_address=self._node_address,
-                context=self._client_context(),
+                context=self._client_context(trunk),
                 connection=connection,
             )
         except ssl.SSLError as exc:

@@ -14,6 +14,7 @@ __all__ = [
     "DeviceSecurityMode",
     "IncomingTransport",
     "OutgoingTransport",
+    "TlsPolicy",
     "Transport",
 ]
 
@@ -56,6 +57,19 @@ class IncomingTransport(StrEnum):
         if self is IncomingTransport.TCP_UDP:
             return (Transport.TCP, Transport.UDP)
         return (Transport(self.value),)
+
+
+class TlsPolicy(StrEnum):
+    """Which TLS versions, keys and signature hashes a profile accepts.
+
+    ``modern`` is TLS 1.2 and 1.3 with RSA keys of at least 2048 bits or ECDSA,
+    signed with SHA-256 or better. ``legacy`` also accepts TLS 1.0 and 1.1,
+    1024-bit RSA and SHA-1, for old clusters only; a node warns whenever a
+    profile uses it.
+    """
+
+    MODERN = "modern"
+    LEGACY = "legacy"
 
 
 class ConsiderTrafficSecure(StrEnum):

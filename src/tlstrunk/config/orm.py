@@ -16,6 +16,7 @@ from tlstrunk.config.enums import (
     ConsiderTrafficSecure,
     DeviceSecurityMode,
     IncomingTransport,
+    TlsPolicy,
     Transport,
 )
 
@@ -72,6 +73,9 @@ class SecurityProfileRow(Base):
     allow_charging_header: Mapped[bool] = mapped_column(default=False)
     sip_v150_outbound_sdp_offer_filtering: Mapped[str] = mapped_column(
         String(ENUM_LENGTH), default="Use Default Filter"
+    )
+    tls_policy: Mapped[TlsPolicy] = mapped_column(
+        _enum_column(TlsPolicy), default=TlsPolicy.MODERN
     )
 
 

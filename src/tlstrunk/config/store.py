@@ -231,13 +231,13 @@ class ConfigStore:
         return snapshot
 
 
-def upgrade(engine: Engine) -> None:
-    """Run the shipped migrations on ``engine`` up to the newest revision."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the shipped migrations on ``engine`` up to ``revision`` (the newest by default)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
@@ -280,6 +280,7 @@ def _profile(row: SecurityProfileRow) -> SecurityProfileConfig:
         transmit_security_status=row.transmit_security_status,
         allow_charging_header=row.allow_charging_header,
         sip_v150_outbound_sdp_offer_filtering=row.sip_v150_outbound_sdp_offer_filtering,
+        tls_policy=row.tls_policy,
     )
 
 

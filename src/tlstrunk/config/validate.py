@@ -177,3 +177,13 @@ def check_directory_number(number: str) -> None:
                 "optionally after \\+ for an E.164 number, and no wildcards."
             ).format(number=number, limit=NAME_LENGTH)
         )
+
+
+def legacy_policy_warning(profile: str) -> str:
+    """Return the warning shown wherever a profile with the legacy TLS policy is in use."""
+    return _(
+        "Warning: profile {name!r} uses the legacy TLS policy, which accepts TLS 1.0, "
+        "1024-bit RSA keys and SHA-1 signatures that attackers can break or forge. Use it "
+        "only to reach an old cluster, and switch the profile back to modern once that "
+        "cluster has a certificate with an RSA key of at least 2048 bits signed with SHA-256."
+    ).format(name=profile)

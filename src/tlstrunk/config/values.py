@@ -10,6 +10,7 @@ from tlstrunk.config.enums import (
     ConsiderTrafficSecure,
     DeviceSecurityMode,
     IncomingTransport,
+    TlsPolicy,
     Transport,
 )
 from tlstrunk.pki.names import parse_subject_names
@@ -62,6 +63,7 @@ class SecurityProfileConfig:
     transmit_security_status: bool = False
     allow_charging_header: bool = False
     sip_v150_outbound_sdp_offer_filtering: str = "Use Default Filter"
+    tls_policy: TlsPolicy = TlsPolicy.MODERN
 
     @property
     def x509_subject_names(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ once the handshake is done, on both sides.
 from __future__ import annotations
 
 import ssl
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,12 @@ from tlstrunk.i18n import _
 
 #: OpenSSL security level 2 refuses RSA keys under 2048 bits and SHA-1 signatures.
 MODERN_CIPHERS = "DEFAULT:@SECLEVEL=2"
+#: Security level 0 lets OpenSSL 3 use TLS 1.0 and 1.1, 1024-bit RSA and SHA-1.
+LEGACY_CIPHERS = "DEFAULT:@SECLEVEL=0"
+
+#: Names of the TLS policies a security profile may choose.
+MODERN = "modern"
+LEGACY = "legacy"
 
 
 @dataclass(frozen=True)
@@ -39,20 +46,25 @@ class TlsConfigurationError(Exception):
     """Raised when a TLS context cannot be built from the node's files."""
 
 
-def _base_context(protocol: int, identity: TlsIdentity) -> ssl.SSLContext:
+def _base_context(protocol: int, identity: TlsIdentity, policy: str) -> ssl.SSLContext:
     context = ssl.SSLContext(protocol)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.set_ciphers(MODERN_CIPHERS)
+    if policy == LEGACY:
+        # Python deprecates TLS 1.0 because it is weak; the legacy policy exists
+        # to reach old clusters that speak nothing newer.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+        context.set_ciphers(LEGACY_CIPHERS)
+    elif policy == MODERN:
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(MODERN_CIPHERS)
+    else:
+        raise ValueError(f"unknown TLS policy {policy!r}; use {MODERN!r} or {LEGACY!r}")
     context.verify_mode = ssl.CERT_REQUIRED
     try:
         context.load_cert_chain(identity.certificate_chain, identity.private_key)
     except (OSError, ssl.SSLError) as exc:
-        raise TlsConfigurationError(
-            _(
-                "Cannot load the node certificate {cert} with key {key}: {error}. "
-                "Upload a CallManager certificate for this node first."
-            ).format(cert=identity.certificate_chain, key=identity.private_key, error=exc)
-        ) from exc
+        raise TlsConfigurationError(_own_certificate_problem(identity, exc)) from exc
     try:
         context.load_verify_locations(cafile=identity.trust_bundle)
     except (OSError, ssl.SSLError) as exc:
@@ -65,16 +77,31 @@ def _base_context(protocol: int, identity: TlsIdentity) -> ssl.SSLContext:
     return context
 
 
-def build_server_context(identity: TlsIdentity) -> ssl.SSLContext:
+def _own_certificate_problem(identity: TlsIdentity, exc: Exception) -> str:
+    text = str(exc).lower()
+    if "key too small" in text or "md too weak" in text:
+        return _(
+            "The modern TLS policy refuses this node's certificate {cert} (OpenSSL: "
+            "'{error}'): its RSA key is shorter than 2048 bits or it is signed with SHA-1. "
+            "Upload a certificate with an RSA key of at least 2048 bits signed with SHA-256, "
+            "or set the legacy TLS policy on the profiles of trunks to old clusters."
+        ).format(cert=identity.certificate_chain, error=getattr(exc, "reason", None) or exc)
+    return _(
+        "Cannot load the node certificate {cert} with key {key}: {error}. "
+        "Upload a CallManager certificate for this node first."
+    ).format(cert=identity.certificate_chain, key=identity.private_key, error=exc)
+
+
+def build_server_context(identity: TlsIdentity, policy: str = MODERN) -> ssl.SSLContext:
     """Build the context for inbound trunk connections; the client must present a certificate."""
-    context = _base_context(ssl.PROTOCOL_TLS_SERVER, identity)
+    context = _base_context(ssl.PROTOCOL_TLS_SERVER, identity, policy)
     context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
-def build_client_context(identity: TlsIdentity) -> ssl.SSLContext:
+def build_client_context(identity: TlsIdentity, policy: str = MODERN) -> ssl.SSLContext:
     """Build the context for outbound trunk connections."""
-    context = _base_context(ssl.PROTOCOL_TLS_CLIENT, identity)
+    context = _base_context(ssl.PROTOCOL_TLS_CLIENT, identity, policy)
     # The peer is matched by the profile's X.509 subject name after the handshake.
     context.check_hostname = False
     return context

@@ -85,8 +85,9 @@ class TlsListener:
     """Listens for SIP over TLS on one address and port.
 
     Args:
-        context: returns the server context for the next handshake, so that a new
-            certificate applies to new connections without a restart.
+        context: returns the server context for a handshake with the given peer
+            address, so that a new certificate applies to new connections without a
+            restart and each trunk's TLS policy applies to its peer.
         make_connection: builds the :class:`SipConnection` for an accepted stream.
         check: runs after the handshake; raises :class:`ConnectionRejected` to refuse.
         on_rejected: told about every refused connection.
@@ -96,7 +97,7 @@ class TlsListener:
     def __init__(
         self,
         *,
-        context: Callable[[], ssl.SSLContext],
+        context: Callable[[Address], ssl.SSLContext],
         make_connection: ConnectionFactory,
         check: AcceptCheck,
         on_rejected: Callable[[Rejection], None],
@@ -164,7 +165,7 @@ class TlsListener:
             await loop.connect_accepted_socket(
                 lambda: connection,
                 accepted,
-                ssl=self._context(),
+                ssl=self._context(remote),
                 ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
             )
         except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
