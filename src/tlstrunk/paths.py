@@ -1,4 +1,4 @@
-"""Where a node keeps its files inside its node directory."""
+"""File layout of a node directory."""
 
 from __future__ import annotations
 

@@ -21,9 +21,9 @@ from tlstrunk.i18n import _
 
 logger = logging.getLogger(__name__)
 
-#: Longest request line the control socket reads, in bytes.
+#: Maximum length of one request line, in bytes.
 MAX_REQUEST = 65536
-#: Longest hold time a ``call`` request may ask for, in seconds.
+#: Maximum hold time of a ``call`` request, in seconds.
 MAX_HOLD = 3600.0
 
 
@@ -124,7 +124,7 @@ def control_request(path: Path, request: dict[str, Any], *, timeout: float = 60.
             ).format(path=path, error=exc)
         ) from exc
     if not data:
-        raise ControlError(_("The node closed its control socket without answering."))
+        raise ControlError(_("The node closed its control socket without a response."))
     response = json.loads(data)
     if not response.get("ok"):
         raise ControlError(str(response.get("error")))

@@ -48,7 +48,7 @@ KEPT_REJECTIONS = 100
 
 
 class NodeStartError(Exception):
-    """Raised when a node cannot start; the message says what to fix."""
+    """Raised when a node cannot start; the message names the fix."""
 
 
 class Node:
@@ -84,7 +84,7 @@ class Node:
         """Return what identifies the installed certificate and trust store right now.
 
         The store installs a new certificate in a new folder and then swaps a
-        pointer file, so the chain file's path changes with every upload; the
+        pointer file, so the chain file's path changes with every upload. The
         trust bundle is rewritten in place, so its modification time is used.
         """
         store = CertificateStore.open(self.paths.certs)
@@ -170,7 +170,7 @@ class Node:
         self._refresh_contexts()
         pair = self._contexts.get(policy)
         if pair is None:
-            # A peer no trunk knows: any context will do, the source check rejects it.
+            # No trunk has this peer's address, so the source check rejects it after any handshake.
             pair = next(iter(self._contexts.values()))
         return pair
 

@@ -22,7 +22,7 @@ class LadderEntry:
 
 @dataclass
 class CallReport:
-    """What a node knows about one call; serialised to JSON for the control socket."""
+    """One node's record of one call, serialised to JSON for the control socket."""
 
     node: str
     call_id: str

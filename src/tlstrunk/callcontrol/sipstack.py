@@ -1,7 +1,7 @@
 """The asyncio side of the SIP transaction layer.
 
 The sans-IO transactions in :mod:`tlstrunk.sip.transaction` return events and
-deadlines; this module moves their bytes over connections, arms one loop
+deadlines. This module moves their bytes over connections, arms one loop
 timer for the earliest deadline, and hands requests and responses to the
 transaction user (the B2BUA).
 """

@@ -89,7 +89,7 @@ class TrunkConnections:
         snapshot: returns the configuration snapshot in force.
         client_context: returns the client ``SSLContext`` in force for a trunk.
         make_connection: builds a fresh :class:`SipConnection`.
-        on_rejected: told about every refused connection.
+        on_rejected: called with every rejected connection.
         trace: the node's trace writer.
     """
 
@@ -346,5 +346,5 @@ class TrunkConnections:
                 del self._outbound[name]
 
     def outbound_connections(self) -> dict[str, SipConnection]:
-        """The open outbound connection of each trunk, by trunk name."""
+        """Return the open outbound connection of each trunk, by trunk name."""
         return {name: conn for name, conn in self._outbound.items() if conn.is_open}

@@ -26,7 +26,7 @@ MARKER = ".tlstrunk-demo"
 
 
 class DemoError(Exception):
-    """Raised when the demo cannot run; the message says why and what to do."""
+    """Raised when the demo cannot run; the message gives the reason and the fix."""
 
 
 @dataclasses.dataclass

@@ -37,7 +37,7 @@ Address = tuple[str, int]
 
 @dataclass(frozen=True)
 class TlsSessionInfo:
-    """What the TLS handshake established on one connection."""
+    """TLS version, cipher and peer certificate of one connection."""
 
     version: str
     cipher: str

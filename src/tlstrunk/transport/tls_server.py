@@ -90,7 +90,7 @@ class TlsListener:
             restart and each trunk's TLS policy applies to its peer.
         make_connection: builds the :class:`SipConnection` for an accepted stream.
         check: runs after the handshake; raises :class:`ConnectionRejected` to refuse.
-        on_rejected: told about every refused connection.
+        on_rejected: called with every rejected connection.
         trace: the node's trace writer.
     """
 
