@@ -120,3 +120,28 @@ def test_terminated_dialog_rejects_requests() -> None:
     dialog.terminate()
     with pytest.raises(SipUsageError):
         dialog.create_request("BYE", via=VIA)
+
+
+def test_reinvite_and_update_from_uac() -> None:
+    dialog = Dialog.from_uac(_invite(), _ok())
+    assert dialog.local_cseq == 101
+    reinvite = dialog.create_request("INVITE", via=VIA, body=b"v=0\r\n",
+                                     content_type="application/sdp")
+    assert reinvite.cseq.number == 102
+    assert reinvite.to.tag == dialog.remote_tag
+    ok = make_response(reinvite, 200)
+    ok.headers.add("Contact", "<sip:9898@192.0.2.99:5061;transport=tls>")
+    dialog.receive_response(ok, "INVITE")
+    assert str(dialog.remote_target) == "sip:9898@192.0.2.99:5061;transport=tls"
+    ack = dialog.create_ack(reinvite.cseq.number, VIA)
+    assert ack.cseq.number == 102 and ack.cseq.method == "ACK"
+    assert str(ack.uri) == "sip:9898@192.0.2.99:5061;transport=tls"
+    update = dialog.create_request("UPDATE", via=VIA)
+    assert update.cseq.number == 103
+    refused = make_response(update, 491)
+    refused.headers.add("Contact", "<sip:9898@192.0.2.100>")
+    dialog.receive_response(refused, "UPDATE")  # a non-2xx refreshes nothing
+    assert dialog.remote_target.host == "192.0.2.99"
+    bye = dialog.create_request("BYE", via=VIA)
+    assert bye.cseq.number == 104
+    assert "Contact" not in bye.headers

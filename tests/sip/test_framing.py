@@ -65,14 +65,22 @@ def test_framer_keepalive_ping_and_pong() -> None:
     events = framer.feed(b"\r\n\r\n" + INVITE + b"\r\n")
     assert events[0] == KeepAlivePing()
     assert isinstance(events[1], MessageReceived)
-    assert events[2] == KeepAlivePong()
+    # the lone CRLF waits for the next byte, which shows it is not a ping
+    assert len(events) == 2
+    assert framer.feed(OK[:1]) == [KeepAlivePong()]
+
+
+def test_framer_expected_pong_reported_at_once() -> None:
+    framer = StreamFramer()
+    framer.expect_pong()
+    assert framer.feed(b"\r\n") == [KeepAlivePong()]
+    assert framer.feed(b"\r\n") == []
 
 
 def test_framer_ping_split_across_reads() -> None:
     framer = StreamFramer()
     events = _feed_all(framer, [b"\r", b"\n", b"\r", b"\n"])
-    # The first CRLF alone reads as a pong; the second completes a ping.
-    assert events == [KeepAlivePong(), KeepAlivePing()]
+    assert events == [KeepAlivePing()]
 
 
 def test_framer_missing_content_length() -> None:

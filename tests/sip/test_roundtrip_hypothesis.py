@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tlstrunk.sip.headers import Headers
-from tlstrunk.sip.message import Request, parse_message
+from tlstrunk.sip.message import Request, Response, parse_message
 from tlstrunk.sip.uri import SipUri
 
 TOKEN = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.!%*_+`'~",
@@ -46,3 +46,59 @@ def requests(draw: st.DrawFn) -> Request:
 @given(requests())
 def test_generated_request_round_trip(request: Request) -> None:
     assert parse_message(request.to_bytes()) == request
+
+
+IPV6 = st.ip_addresses(v=6).map(lambda address: f"[{address}]")
+ANY_HOST = HOST | IPV6
+UTF8_NAME = st.text(st.characters(min_codepoint=0x20, blacklist_categories=("Cc", "Cs")),
+                    max_size=16)
+REASON = st.text(st.characters(min_codepoint=0x20, blacklist_categories=("Cc", "Cs", "Zl", "Zp")),
+                 max_size=20).map(str.strip)
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@st.composite
+def responses(draw: st.DrawFn) -> Response:
+    code = draw(st.integers(100, 699))
+    method = draw(st.sampled_from(["INVITE", "BYE", "OPTIONS", "UPDATE"]))
+    headers = Headers()
+    for _index in range(draw(st.integers(1, 3))):
+        headers.add("Via", f"SIP/2.0/TLS {draw(ANY_HOST)}:5061;branch=z9hG4bK{draw(TOKEN)}")
+    headers.add("From", f"{_quoted(draw(UTF8_NAME))} <sip:a@{draw(ANY_HOST)}>;tag={draw(TOKEN)}")
+    headers.add("To", f"<sips:b@{draw(ANY_HOST)}>;tag={draw(TOKEN)}")
+    headers.add("Call-ID", draw(TOKEN))
+    headers.add("CSeq", f"{draw(st.integers(0, 2**31 - 1))} {method}")
+    body = draw(st.binary(max_size=64))
+    if body:
+        headers.add("Content-Type", "application/sdp")
+    headers.add("Content-Length", str(len(body)))
+    return Response(code, draw(REASON), headers, body)
+
+
+@st.composite
+def ipv6_requests(draw: st.DrawFn) -> Request:
+    request = draw(requests())
+    port = draw(st.none() | st.integers(1, 65535))
+    request.uri = SipUri("sips", draw(st.none() | URI_TOKEN), draw(IPV6), port)
+    request.headers.set("From", f"{_quoted(draw(UTF8_NAME))} <sip:x@{draw(IPV6)}>;tag=t")
+    return request
+
+
+@settings(max_examples=200)
+@given(responses())
+def test_generated_response_round_trip(response: Response) -> None:
+    data = response.to_bytes()
+    parsed = parse_message(data)
+    assert parsed == response
+    assert parsed.to_bytes() == data
+
+
+@settings(max_examples=200)
+@given(ipv6_requests())
+def test_generated_ipv6_utf8_request_round_trip(request: Request) -> None:
+    parsed = parse_message(request.to_bytes())
+    assert parsed == request
+    assert parsed.from_.display_name == request.from_.display_name

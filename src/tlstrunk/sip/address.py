@@ -244,3 +244,53 @@ class CSeq:
 
     def __str__(self) -> str:
         return f"{self.number} {self.method}"
+
+
+_AUTH_PARAM_RE = re.compile(
+    f"[ \\t]*([{_TOKEN_CHARS}]+)[ \\t]*=[ \\t]*"
+    r'("(?:[^"\\]|\\.)*"|[^ \t,"]+)[ \t]*(?:,|\Z)',
+    re.DOTALL,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Challenge:
+    """A WWW-Authenticate or Proxy-Authenticate challenge (RFC 3261 section 25.1).
+
+    Quoted parameter values are kept unquoted and unescaped in ``params``.
+    """
+
+    scheme: str
+    params: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def parse(cls, value: str, header: str = "WWW-Authenticate") -> Challenge:
+        """Parse ``Scheme name=value, name="quoted", ...``.
+
+        Raises:
+            SipParseError: (400) when the scheme or a parameter is malformed.
+        """
+        text = value.strip(" \t")
+        scheme, _space, rest = text.partition(" ")
+        if not _TOKEN_RE.match(scheme):
+            raise _invalid(header, value, _("the scheme {scheme!r} is not a token").format(
+                scheme=scheme))
+        params: list[tuple[str, str]] = []
+        position = 0
+        rest = rest.strip(" \t")
+        while position < len(rest):
+            match = _AUTH_PARAM_RE.match(rest, position)
+            if match is None:
+                raise _invalid(header, value, _("the parameters after {at!r} are malformed").format(
+                    at=rest[position:position + 20]))
+            name, raw = match.groups()
+            if raw.startswith('"'):
+                raw = _UNESCAPE_RE.sub(r"\1", raw[1:-1])
+            params.append((name, raw))
+            position = match.end()
+        return cls(scheme, tuple(params))
+
+    def param(self, name: str) -> str | None:
+        """Return a parameter's value, or None; names compare without regard to case."""
+        lowered = name.lower()
+        return next((v for k, v in self.params if k.lower() == lowered), None)

@@ -11,7 +11,7 @@ from tlstrunk.i18n import _
 from tlstrunk.sip.address import NameAddress, Via
 from tlstrunk.sip.errors import SipParseError, SipUsageError
 from tlstrunk.sip.headers import Headers
-from tlstrunk.sip.message import Message, Request, Response
+from tlstrunk.sip.message import Message, Request, Response, make_response
 from tlstrunk.sip.uri import SipUri
 
 logger = logging.getLogger(__name__)
@@ -242,3 +242,17 @@ class Dialog:
         # strict routing: the first route becomes the Request-URI
         routes = [*self.route_set[1:], f"<{self.remote_target}>"]
         return first.uri.replace(headers=()), routes
+
+
+def no_dialog_response(request: Request, to_tag: str | None = None) -> Response:
+    """Build the 481 for a request whose To tag names no dialog we know (RFC 3261 12.2.2).
+
+    The same response answers a CANCEL that matches no transaction (9.2) and a
+    BYE for a call already gone.
+    """
+    return make_response(request, 481, to_tag=to_tag)
+
+
+def loop_detected_response(request: Request, to_tag: str | None = None) -> Response:
+    """Build the 482 for a merged request (RFC 3261 8.2.2.2); see ``find_merged``."""
+    return make_response(request, 482, to_tag=to_tag)

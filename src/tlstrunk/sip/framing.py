@@ -3,6 +3,10 @@
 On a stream every message must carry Content-Length, which is the only way to
 find where its body ends. Keep-alives follow RFC 5626 section 4.4.1: a double
 CRLF between messages is a ping and a single CRLF is the pong.
+
+A CRLF that arrives alone is held until the next byte tells whether it starts a
+ping, so a ping that arrives byte by byte is one ping. A caller that sent a
+ping calls ``expect_pong()``, and the next lone CRLF is then reported at once.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ class BadMessage:
 
     data: bytes
     error: SipParseError
+
+    @property
+    def answerable(self) -> bool:
+        """Whether an error response can be sent for this message."""
+        return self.try_make_response() is not None
 
     def try_make_response(self) -> Response | None:
         """Build the error response for a bad request, if enough headers survive.
@@ -98,9 +107,20 @@ class StreamFramer:
         self.max_header_bytes = max_header_bytes
         self.max_body_bytes = max_body_bytes
         self._buffer = bytearray()
-        self._lone_crlf = False
+        self._scanned = 0  # bytes of the buffer already searched for the end of the head
+        self._pong_expected = False
         self._length_was_missing = False
         self._broken: FramingError | None = None
+        self.messages = 0
+        """Valid messages delivered so far."""
+        self.bad_messages = 0
+        """Delimited messages that failed to parse (answered or not)."""
+        self.dropped = 0
+        """Bad messages that cannot be answered (a bad response, or lost headers)."""
+
+    def expect_pong(self) -> None:
+        """Note that we sent a ping, so a lone CRLF is reported as a pong without waiting."""
+        self._pong_expected = True
 
     def feed(self, data: bytes) -> list[FramerEvent]:
         """Add received bytes and return the events they complete.
@@ -117,10 +137,19 @@ class StreamFramer:
                 event = self._next_event()
                 if event is None:
                     return events
+                self._count(event)
                 events.append(event)
         except FramingError as error:
             self._broken = error
             raise
+
+    def _count(self, event: FramerEvent) -> None:
+        if isinstance(event, MessageReceived):
+            self.messages += 1
+        elif isinstance(event, BadMessage):
+            self.bad_messages += 1
+            if not event.answerable:
+                self.dropped += 1
 
     def _next_event(self) -> FramerEvent | None:
         buffer = self._buffer
@@ -128,14 +157,14 @@ class StreamFramer:
             return self._next_keepalive()
         if not buffer:
             return None
-        self._lone_crlf = False
         if self._length_was_missing and not self._starts_message():
             return None
-        match = _HEAD_END_RE.search(buffer)
+        match = _HEAD_END_RE.search(buffer, self._scanned)
         if match is None:
             if len(buffer) > self.max_header_bytes:
                 raise self._too_large(_("The header block exceeds {limit} bytes.").format(
                     limit=self.max_header_bytes))
+            self._scanned = max(0, len(buffer) - 3)
             return None
         if match.start() > self.max_header_bytes:
             raise self._too_large(_("The header block exceeds {limit} bytes.").format(
@@ -144,7 +173,7 @@ class StreamFramer:
         length = self._content_length(head)
         if length is None:
             data = bytes(buffer[: match.end()])
-            del buffer[: match.end()]
+            self._consume(match.end())
             self._length_was_missing = True
             return BadMessage(data, SipParseError(
                 _("The message has no Content-Length header, which a stream requires."),
@@ -153,26 +182,32 @@ class StreamFramer:
         if len(buffer) < end:
             return None
         data = bytes(buffer[:end])
-        del buffer[:end]
+        self._consume(end)
         try:
             return MessageReceived(parse_message(data))
         except SipParseError as error:
             return BadMessage(data, error)
 
+    def _consume(self, size: int) -> None:
+        del self._buffer[:size]
+        self._scanned = 0
+
     def _next_keepalive(self) -> FramerEvent | None:
         buffer = self._buffer
         if buffer.startswith(b"\r\n\r\n"):
-            del buffer[:4]
-            self._lone_crlf = False
+            self._consume(4)
             return KeepAlivePing()
         if buffer.startswith(b"\r\n"):
+            if len(buffer) == 2 and not self._pong_expected:
+                return None  # the next byte tells a pong from the start of a ping
             if buffer[2:3] == b"\r" and len(buffer) < 4:
                 return None  # maybe a ping still arriving
-            del buffer[:2]
-            return self._pong_or_ping_tail()
+            self._consume(2)
+            self._pong_expected = False
+            return KeepAlivePong()
         if buffer == b"\r":
             return None
-        del buffer[:1]  # a stray CR or LF between messages carries no meaning
+        self._consume(1)  # a stray CR or LF between messages carries no meaning
         return self._next_event()
 
     def _starts_message(self) -> bool:
@@ -191,16 +226,6 @@ class StreamFramer:
                 400, "Missing Content-Length")
         self._length_was_missing = False
         return True
-
-    def _pong_or_ping_tail(self) -> FramerEvent:
-        # A CRLF that directly follows a lone CRLF from an earlier read is the
-        # second half of a ping split across reads. Two pongs in a row read the
-        # same way, and sending a pong for them is harmless (RFC 5626 4.4.1).
-        if self._lone_crlf:
-            self._lone_crlf = False
-            return KeepAlivePing()
-        self._lone_crlf = not self._buffer
-        return KeepAlivePong()
 
     def _content_length(self, head: bytes) -> int | None:
         values = _CONTENT_LENGTH_RE.findall(head)

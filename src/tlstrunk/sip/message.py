@@ -22,12 +22,21 @@ SIP_VERSION = "SIP/2.0"
 SUPPORTED_REQUEST_SCHEMES = frozenset(("sip", "sips", "tel"))
 
 # Header fields that a message may carry at most once.
-SINGLE_HEADERS = ("Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length")
+SINGLE_HEADERS = (
+    "Call-ID", "CSeq", "From", "To", "Max-Forwards", "Content-Length", "Content-Type", "Date",
+    "Expires",
+)
 MANDATORY_HEADERS = ("Via", "From", "To", "Call-ID", "CSeq")
 
 _METHOD_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 _HEADER_NAME_RE = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+\Z")
 _SURROGATE_RE = re.compile("[\udc80-\udcff]")
+# rfc1123-date of RFC 3261 section 25.1: the only time zone allowed is GMT.
+_DATE_RE = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), [0-9]{2} "
+    r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
+    r"[0-9]{2}:[0-9]{2}:[0-9]{2} GMT\Z"
+)
 
 REASON_PHRASES: dict[int, str] = {
     100: "Trying", 180: "Ringing", 181: "Call Is Being Forwarded", 182: "Queued",
@@ -195,11 +204,17 @@ def parse_head(head: bytes) -> tuple[str, Headers]:
     return start_line, Headers(fields)
 
 
-def parse_message(data: bytes) -> Message:
+def parse_message(data: bytes, *, reject_unknown_schemes: bool = True) -> Message:
     """Parse one whole message, such as a UDP datagram, and validate it.
 
     Octets beyond Content-Length are discarded (RFC 3261 section 18.3). Without
     Content-Length the rest of the data is the body, as allowed for datagrams.
+
+    Args:
+        data: the message bytes.
+        reject_unknown_schemes: raise 416 for a Request-URI whose scheme is not
+            sip, sips or tel. Pass False to parse such a request anyway, e.g. to
+            report on it.
 
     Raises:
         SipParseError: with the response status (400, 416 or 505) and a reason.
@@ -221,7 +236,7 @@ def parse_message(data: bytes) -> Message:
             400, "Content-Length Larger Than Message")
     else:
         body = rest[:length]
-    message = _parse_start_line(start_line, headers, body)
+    message = _parse_start_line(start_line, headers, body, reject_unknown_schemes)
     validate_headers(message)
     return message
 
@@ -245,7 +260,9 @@ def content_length(headers: Headers) -> int | None:
     return int(values[0])
 
 
-def _parse_start_line(start_line: str, headers: Headers, body: bytes) -> Message:
+def _parse_start_line(
+    start_line: str, headers: Headers, body: bytes, reject_unknown_schemes: bool = True,
+) -> Message:
     if start_line.startswith("SIP/"):
         return _parse_status_line(start_line, headers, body)
     parts = start_line.split(" ")
@@ -262,7 +279,7 @@ def _parse_start_line(start_line: str, headers: Headers, body: bytes) -> Message
             _("The SIP version {version!r} is not supported; only SIP/2.0 is.").format(
                 version=version), 505, "Version Not Supported")
     uri = SipUri.parse(uri_text)
-    if uri.scheme not in SUPPORTED_REQUEST_SCHEMES:
+    if reject_unknown_schemes and uri.scheme not in SUPPORTED_REQUEST_SCHEMES:
         raise SipParseError(
             _("The Request-URI scheme {scheme!r} is not supported; use sip, sips or tel.").format(
                 scheme=uri.scheme), 416, "Unsupported URI Scheme")
@@ -313,6 +330,11 @@ def validate_headers(message: Message) -> None:
         if contact != "*":
             NameAddress.parse(contact, "Contact")
     cseq = message.cseq
+    date = headers.get("Date")
+    if date is not None and not _DATE_RE.match(date):
+        raise SipParseError(
+            _("The Date {value!r} is not an RFC 1123 date in GMT such as "
+              "'Sat, 13 Nov 2010 23:29:00 GMT'.").format(value=date), 400, "Invalid Date")
     if isinstance(message, Request):
         if cseq.method != message.method:
             raise SipParseError(

@@ -37,6 +37,7 @@ class TimerConfig:
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
+    c: float = 180.0  # timer C: more than 3 minutes per RFC 3261 16.6; 180 s is a floor
 
     @property
     def timeout(self) -> float:
@@ -85,6 +86,15 @@ class TransactionTimeout:
 
 
 @dataclass(frozen=True, slots=True)
+class TimerCFired:
+    """Timer C fired (RFC 3261 16.6 step 11, 16.8): the INVITE got no final response in time.
+
+    In Proceeding the caller sends a CANCEL (``make_cancel``); in Calling it
+    treats the branch as if it had received 408. The transaction itself goes on.
+    """
+
+
+@dataclass(frozen=True, slots=True)
 class TransportError:
     """The transport failed to send; the transaction is over (RFC 3261 17.1.4)."""
 
@@ -96,7 +106,7 @@ class TransactionTerminated:
 
 Event = (
     SendMessage | ResponseReceived | RequestReceived | AckReceived | TransactionTimeout
-    | TransportError | TransactionTerminated
+    | TimerCFired | TransportError | TransactionTerminated
 )
 
 
@@ -192,8 +202,14 @@ class ClientTransaction(_Transaction):
 
     def __init__(
         self, request: Request, *, reliable: bool, now: float,
-        timers: TimerConfig = DEFAULT_TIMERS,
+        timers: TimerConfig = DEFAULT_TIMERS, use_timer_c: bool = False,
     ) -> None:
+        """Create the transaction; ``start`` sends the request.
+
+        Args:
+            use_timer_c: for an INVITE forwarded by a proxy or B2BUA, run timer C,
+                restarted by each provisional response, and report ``TimerCFired``.
+        """
         if request.method == "ACK":
             raise SipUsageError(_("An ACK is sent without a client transaction."))
         super().__init__(request, reliable, now, timers)
@@ -205,6 +221,7 @@ class ClientTransaction(_Transaction):
         self.last_response: Response | None = None
         self._state = State.CALLING if self.is_invite else State.TRYING
         self._started = False
+        self.use_timer_c = use_timer_c and self.is_invite
 
     def start(self, now: float | None = None) -> list[Event]:
         """Send the request and start timers A/B (INVITE) or E/F (non-INVITE).
@@ -220,6 +237,8 @@ class ClientTransaction(_Transaction):
         if not self.reliable:
             self._start_timer(retransmit, at + self.timers.t1, self.timers.t1)
         self._start_timer(timeout, at + self.timers.timeout)
+        if self.use_timer_c:
+            self._start_timer("C", at + self.timers.c)
         return [SendMessage(self.request)]
 
     def receive_response(self, response: Response, now: float) -> list[Event]:
@@ -236,6 +255,8 @@ class ClientTransaction(_Transaction):
             if code < 200:
                 self._deadlines.pop("A", None)
                 self._deadlines.pop("B", None)
+                if self.use_timer_c and code > 100:
+                    self._start_timer("C", now + self.timers.c)
                 self._set_state(State.PROCEEDING)
                 return [ResponseReceived(response)]
             if code < 300:
@@ -276,6 +297,8 @@ class ClientTransaction(_Transaction):
             return [SendMessage(self.request)]
         if name in ("B", "F"):
             return [TransactionTimeout(), *self._terminate()]
+        if name == "C":
+            return [TimerCFired()]
         return self._terminate()  # D, K, M
 
     def make_ack(self, response: Response) -> Request:
@@ -408,6 +431,13 @@ def server_key(request: Request) -> tuple[str, str, str]:
     return (via.branch or "", via.sent_by.lower(), method)
 
 
+def _merge_key(request: Request) -> tuple[str, str, int, str] | None:
+    if request.method in ("ACK", "CANCEL") or request.to.tag is not None:
+        return None
+    cseq = request.cseq
+    return (request.from_.tag or "", request.call_id, cseq.number, cseq.method)
+
+
 Transaction = ClientTransaction | ServerTransaction
 
 
@@ -417,6 +447,7 @@ class TransactionTable:
     def __init__(self) -> None:
         self._clients: dict[tuple[str, str], ClientTransaction] = {}
         self._servers: dict[tuple[str, str, str], ServerTransaction] = {}
+        self._merge_keys: dict[tuple[str, str, int, str], ServerTransaction] = {}
 
     def add_client(self, transaction: ClientTransaction) -> None:
         """Register a client transaction.
@@ -440,6 +471,24 @@ class TransactionTable:
             raise SipUsageError(_("A server transaction with key {key} already exists.").format(
                 key=transaction.key))
         self._servers[transaction.key] = transaction
+        merge_key = _merge_key(transaction.request)
+        if merge_key is not None:
+            self._merge_keys.setdefault(merge_key, transaction)
+
+    def find_merged(self, request: Request) -> ServerTransaction | None:
+        """Find a live server transaction that ``request`` merges with (RFC 3261 8.2.2.2).
+
+        A request without a To tag whose From tag, Call-ID and CSeq equal those of
+        an ongoing transaction, but which does not match that transaction, arrived
+        by another path (a forking loop); the UAS answers it with 482.
+        """
+        merge_key = _merge_key(request)
+        if merge_key is None:
+            return None
+        other = self._merge_keys.get(merge_key)
+        if other is None or other.terminated or other.key == server_key(request):
+            return None
+        return other
 
     def match_response(self, response: Response) -> ClientTransaction | None:
         """Find the client transaction of a response: top Via branch and CSeq method (17.1.3)."""
@@ -473,6 +522,7 @@ class TransactionTable:
         removed += [t for t in self._servers.values() if t.terminated]
         self._clients = {k: t for k, t in self._clients.items() if not t.terminated}
         self._servers = {k: t for k, t in self._servers.items() if not t.terminated}
+        self._merge_keys = {k: t for k, t in self._merge_keys.items() if not t.terminated}
         return removed
 
     def next_deadline(self) -> float | None:

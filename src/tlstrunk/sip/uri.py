@@ -12,6 +12,7 @@ serialises back to the same text.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from dataclasses import replace as dataclass_replace
@@ -55,6 +56,22 @@ def format_params(params: Params) -> str:
     return "".join(f";{name}" if value is None else f";{name}={value}" for name, value in params)
 
 
+def is_ipv6_reference(host: str) -> bool:
+    """Return whether ``[address]`` holds an IPv6 address.
+
+    The three-colon form such as ``[2001:db8:::192.0.2.1]``, which the RFC 3261
+    grammar wrongly allowed, is tolerated as RFC 5118 section 4.10 advises.
+    """
+    inner = host[1:-1]
+    for candidate in (inner, inner.replace(":::", "::", 1)):
+        try:
+            ipaddress.IPv6Address(candidate)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
 def split_host_port(text: str, source: str) -> tuple[str, int | None]:
     """Split ``host[:port]``, keeping the brackets around an IPv6 reference."""
     if text.startswith("["):
@@ -70,6 +87,9 @@ def split_host_port(text: str, source: str) -> tuple[str, int | None]:
         port_text = port_text_raw if colon else None
     if not _HOST_RE.match(host):
         raise _invalid(source, _("the host {host!r} is malformed").format(host=host))
+    if host.startswith("[") and not is_ipv6_reference(host):
+        raise _invalid(source, _("the IPv6 reference {host!r} is not an IPv6 address").format(
+            host=host))
     if port_text is None:
         return host, None
     if not port_text.isdigit() or not port_text.isascii() or int(port_text) > 65535:
