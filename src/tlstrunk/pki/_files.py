@@ -51,18 +51,58 @@ def read_json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def private_key_pem(key: CertificateIssuerPrivateKeyTypes) -> bytes:
-    """Serialize a private key as unencrypted PKCS#8 PEM."""
+def private_key_pem(
+    key: CertificateIssuerPrivateKeyTypes, passphrase: bytes | None = None
+) -> bytes:
+    """Serialize a private key as PKCS#8 PEM, encrypted when ``passphrase`` is given.
+
+    Encrypted keys use cryptography's best available PKCS#8 encryption (PBES2
+    with AES-256-CBC), which OpenSSL and ``ssl.SSLContext.load_cert_chain`` read.
+    """
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase)
+        if passphrase
+        else serialization.NoEncryption()
+    )
     return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
     )
 
 
-def load_private_key(path: Path) -> CertificateIssuerPrivateKeyTypes:
-    """Load a PEM private key written by :func:`private_key_pem`."""
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+def is_encrypted_pem(data: bytes) -> bool:
+    """Tell whether PEM private key ``data`` is encrypted (PKCS#8 or legacy OpenSSL form)."""
+    return b"ENCRYPTED" in data.split(b"\n", 3)[0] or b"Proc-Type: 4,ENCRYPTED" in data
+
+
+def load_private_key(
+    path: Path, passphrase: bytes | None = None
+) -> CertificateIssuerPrivateKeyTypes:
+    """Load a PEM private key written by :func:`private_key_pem`.
+
+    An unencrypted key loads whatever ``passphrase`` is; an encrypted key
+    needs the passphrase it was written with.
+
+    Raises:
+        PkiError: the key is encrypted and ``passphrase`` is missing or wrong.
+    """
+    data = path.read_bytes()
+    encrypted = is_encrypted_pem(data)
+    if encrypted and not passphrase:
+        raise PkiError(
+            _(
+                "The private key {path} is encrypted; give its passphrase (option "
+                "--passphrase-file, or the store's passphrase)."
+            ).format(path=path)
+        )
+    try:
+        key = serialization.load_pem_private_key(data, password=passphrase if encrypted else None)
+    except ValueError as exc:
+        raise PkiError(
+            _(
+                "The private key {path} cannot be decrypted with the given passphrase; "
+                "check the passphrase."
+            ).format(path=path)
+        ) from exc
     return key  # type: ignore[return-value]
 
 

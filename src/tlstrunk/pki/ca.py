@@ -2,15 +2,20 @@
 
 It works like an enterprise CA. A node's CSR is submitted, waits in the
 pending queue, and is then issued or denied. Issued certificates and the root
-can be exported in Base-64 (PEM) or binary (DER) form.
+can be exported in Base-64 (PEM) or binary (DER) form. The CA may have one
+intermediate (issuing) CA under its root; leaves and CRLs are then signed by
+the intermediate, and exports of a leaf carry the intermediate after it.
 
 Directory layout (all writes are atomic: a temporary file, then ``os.replace``)::
 
-    ca.json              settings and the request/issued index
-    ca-key.pem           root private key, mode 0600
-    ca-cert.pem          root certificate
-    requests/<id>.csr    submitted CSRs
-    issued/<serial>.pem  issued certificates (serial in hex)
+    ca.json                settings, the request/issued index and revocations
+    ca-key.pem             root private key, mode 0600
+    ca-cert.pem            root certificate
+    intermediate-key.pem   intermediate private key, mode 0600 (optional)
+    intermediate-cert.pem  intermediate certificate (optional)
+    requests/<id>.csr      submitted CSRs
+    issued/<serial>.pem    issued certificates (serial in hex)
+    crl.pem, crl.der       the last CRL published by the issuing CA
 """
 
 from __future__ import annotations
@@ -18,28 +23,31 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
-import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
 
 from tlstrunk.i18n import _
-from tlstrunk.pki import _files
+from tlstrunk.pki import _certbuild, _files
+from tlstrunk.pki._certbuild import DEFAULT_USAGES, parse_reason, parse_usages
 from tlstrunk.pki.errors import CertificateAuthorityError, PkiError, PolicyError
 from tlstrunk.pki.keys import (
     RSA_2048,
+    CryptoPolicy,
     KeySpec,
     SigningHash,
     check_public_key,
     check_signature_hash,
     generate_private_key,
     hash_algorithm,
+    warn_legacy,
 )
 from tlstrunk.pki.names import rfc4514_subject
 
@@ -48,7 +56,10 @@ logger = logging.getLogger(__name__)
 INDEX_FILE = "ca.json"
 KEY_FILE = "ca-key.pem"
 ROOT_FILE = "ca-cert.pem"
-SERIAL_BITS = 127  # random serials of 65 to 127 bits; RFC 5280 allows up to 20 octets
+INTERMEDIATE_KEY_FILE = "intermediate-key.pem"
+INTERMEDIATE_FILE = "intermediate-cert.pem"
+CRL_PEM_FILE = "crl.pem"
+CRL_DER_FILE = "crl.der"
 
 
 class RequestStatus(enum.Enum):
@@ -75,13 +86,25 @@ class RequestRecord:
 
 @dataclass(frozen=True)
 class IssuedRecord:
-    """One certificate issued by the CA."""
+    """One certificate issued by the CA, with its revocation state.
+
+    ``revoked_at`` is None while the certificate is not revoked;
+    ``revocation_reason`` is then None too.
+    """
 
     serial: int
     request_id: int
     subject: str
     not_before: dt.datetime
     not_after: dt.datetime
+    usages: tuple[str, ...] = DEFAULT_USAGES
+    revoked_at: dt.datetime | None = None
+    revocation_reason: str | None = None
+
+    @property
+    def revoked(self) -> bool:
+        """True once the certificate has been revoked."""
+        return self.revoked_at is not None
 
 
 def utc_now(now: dt.datetime | None = None) -> dt.datetime:
@@ -112,13 +135,22 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
 
 
 class CertificateAuthority:
-    """A root CA stored in a directory; see the module docstring for the layout."""
+    """A root CA, optionally with an intermediate, stored in a directory.
+
+    See the module docstring for the directory layout.
+    """
 
     def __init__(self, directory: Path) -> None:
         """Use :meth:`create` or :meth:`open` instead."""
         self.directory = directory
         self._index: dict[str, Any] = _files.read_json(directory / INDEX_FILE)
         self._root = x509.load_pem_x509_certificate((directory / ROOT_FILE).read_bytes())
+        intermediate = directory / INTERMEDIATE_FILE
+        self._intermediate = (
+            x509.load_pem_x509_certificate(intermediate.read_bytes())
+            if intermediate.is_file()
+            else None
+        )
 
     @classmethod
     def create(
@@ -130,12 +162,23 @@ class CertificateAuthority:
         hash_name: str = "sha256",
         days: int = 3650,
         now: dt.datetime | None = None,
+        intermediate_common_name: str | None = None,
+        intermediate_key: KeySpec | None = None,
+        intermediate_hash_name: str | None = None,
+        intermediate_days: int | None = None,
+        policy: CryptoPolicy = CryptoPolicy.MODERN,
     ) -> CertificateAuthority:
         """Create a new root CA in ``directory`` (created if missing).
 
+        With ``intermediate_common_name``, an intermediate CA is created under
+        the root and issues every leaf and CRL. Its key and hash default to the
+        root's, and its validity to the root's, cut at the root's expiry.
+        ``policy`` LEGACY lets the CA keys be 1024-bit RSA and lets the CA
+        accept CSRs signed with SHA-1; the CA still signs with SHA-256 or better.
+
         Raises:
             CertificateAuthorityError: the directory already contains a CA.
-            PolicyError: the key or hash is rejected by the modern policy.
+            PolicyError: the key or hash is rejected by ``policy``.
         """
         if (directory / INDEX_FILE).exists() or (directory / KEY_FILE).exists():
             raise CertificateAuthorityError(
@@ -145,16 +188,42 @@ class CertificateAuthority:
                 ).format(path=directory)
             )
         _check_days(days)
-        key.check_policy()
-        algorithm = hash_algorithm(hash_name)
-        private_key = generate_private_key(key)
-        root = _build_root(private_key, common_name, algorithm, utc_now(now), days)
+        sub_key = intermediate_key or key
+        sub_hash = intermediate_hash_name or hash_name
+        for spec in (key, sub_key):
+            spec.check_policy(policy)
+        root_algorithm = hash_algorithm(hash_name)
+        hash_algorithm(sub_hash)  # reject a bad leaf hash before any key is written
+        if policy is CryptoPolicy.LEGACY:
+            warn_legacy(logger, _("certificate authority in {path}").format(path=directory))
 
-        _files.write_atomic(
-            directory / KEY_FILE, _files.private_key_pem(private_key), mode=_files.PRIVATE_FILE_MODE
-        )
+        start = utc_now(now)
+        root_key = generate_private_key(key)
+        root = _certbuild.build_root(root_key, common_name, root_algorithm, start, days)
+        _write_key(directory / KEY_FILE, root_key)
         _files.write_atomic(directory / ROOT_FILE, _files.encode_certificate(root, "pem"))
-        index = {"format": 1, "hash": hash_name, "next_request_id": 1, "requests": [], "issued": []}
+        if intermediate_common_name:
+            _check_days(intermediate_days or days)
+            lifetime = dt.timedelta(days=intermediate_days or days)
+            end = min(start + lifetime, root.not_valid_after_utc)
+            issuing_key = generate_private_key(sub_key)
+            intermediate = _certbuild.build_intermediate(
+                issuing_key, intermediate_common_name, root, root_key, root_algorithm, start, end
+            )
+            _write_key(directory / INTERMEDIATE_KEY_FILE, issuing_key)
+            _files.write_atomic(
+                directory / INTERMEDIATE_FILE, _files.encode_certificate(intermediate, "pem")
+            )
+        index = {
+            "format": 1,
+            "hash": sub_hash if intermediate_common_name else hash_name,
+            "root_hash": hash_name,
+            "policy": policy.value,
+            "next_request_id": 1,
+            "crl_number": 0,
+            "requests": [],
+            "issued": [],
+        }
         _files.write_json_atomic(directory / INDEX_FILE, index)
         logger.info("created CA %s in %s", common_name, directory)
         return cls(directory)
@@ -180,16 +249,31 @@ class CertificateAuthority:
         """The CA's self-signed root certificate."""
         return self._root
 
+    @property
+    def intermediate_certificate(self) -> x509.Certificate | None:
+        """The intermediate CA's certificate, or None when the root issues leaves itself."""
+        return self._intermediate
+
+    @property
+    def issuing_certificate(self) -> x509.Certificate:
+        """The certificate of the CA that signs leaves and CRLs."""
+        return self._intermediate or self._root
+
+    @property
+    def policy(self) -> CryptoPolicy:
+        """The crypto policy the CA was created with."""
+        return CryptoPolicy(self._index.get("policy", CryptoPolicy.MODERN.value))
+
     def submit(self, csr_pem: bytes, *, now: dt.datetime | None = None) -> int:
         """Queue a CSR and return its request id.
 
         Raises:
             CertificateAuthorityError: the data is not a CSR, its signature is
                 invalid or it names no subject.
-            PolicyError: its key or signature hash is rejected by the modern policy.
+            PolicyError: its key or signature hash is rejected by the CA's policy.
         """
         csr = load_csr(csr_pem)
-        _check_csr(csr)
+        _check_csr(csr, self.policy)
         request_id = int(self._index["next_request_id"])
         dns_names, ip_addresses = _requested_names(csr)
         record = RequestRecord(
@@ -216,27 +300,41 @@ class CertificateAuthority:
         return [r for r in self.requests() if r.status is RequestStatus.PENDING]
 
     def issue(
-        self, request_id: int, *, days: int = 730, now: dt.datetime | None = None
+        self,
+        request_id: int,
+        *,
+        days: int = 730,
+        now: dt.datetime | None = None,
+        usages: Sequence[str] = DEFAULT_USAGES,
     ) -> x509.Certificate:
         """Sign the pending request ``request_id`` and return the certificate.
 
         The validity starts at ``now`` and lasts ``days`` days, cut short at the
-        root's own expiry.
+        issuing CA's own expiry. ``usages`` names the extended key usages
+        (serverAuth, clientAuth, ipsecEndSystem); a trunk needs both serverAuth
+        and clientAuth because each node is TLS server and TLS client. The
+        CSR's subject and subject alternative names are copied.
 
         Raises:
             CertificateAuthorityError: no such request, or it is not pending.
+            ValueError: ``days`` is below 1 or a usage is unknown.
         """
         _check_days(days)
+        oids = parse_usages(usages)
         self._pending_record(request_id)
         csr = load_csr(self._csr_path(request_id).read_bytes())
+        issuer = self.issuing_certificate
         start = utc_now(now)
-        end = min(start + dt.timedelta(days=days), self._root.not_valid_after_utc)
-        certificate = _build_leaf(csr, self._root, self._private_key(), self._hash(), start, end)
+        end = min(start + dt.timedelta(days=days), issuer.not_valid_after_utc)
+        certificate = _certbuild.build_leaf(
+            csr, issuer, self._issuing_key(), self._hash(), start, end, oids
+        )
 
         serial = certificate.serial_number
         pem = _files.encode_certificate(certificate, "pem")
         _files.write_atomic(self._issued_path(serial), pem)
         self._set_request(request_id, status=RequestStatus.ISSUED.value, serial=serial)
+        names = {oid: name for name, oid in _certbuild.USAGES.items()}
         self._index["issued"].append(
             {
                 "serial": serial,
@@ -244,6 +342,7 @@ class CertificateAuthority:
                 "subject": rfc4514_subject(certificate.subject),
                 "not_before": start.isoformat(),
                 "not_after": end.isoformat(),
+                "usages": [names[oid] for oid in oids],
             }
         )
         self._save()
@@ -262,17 +361,77 @@ class CertificateAuthority:
         logger.info("request %d denied: %s", request_id, reason)
 
     def issued(self) -> list[IssuedRecord]:
-        """Return the issued certificates, oldest first."""
-        return [
-            IssuedRecord(
-                serial=int(item["serial"]),
-                request_id=int(item["request_id"]),
-                subject=item["subject"],
-                not_before=dt.datetime.fromisoformat(item["not_before"]),
-                not_after=dt.datetime.fromisoformat(item["not_after"]),
+        """Return the issued certificates with their revocation state, oldest first."""
+        return [_issued_from_json(item) for item in self._index["issued"]]
+
+    def revoke(
+        self, serial: int, reason: str = "unspecified", *, now: dt.datetime | None = None
+    ) -> IssuedRecord:
+        """Mark the issued certificate ``serial`` as revoked and return its record.
+
+        ``reason`` is an RFC 5280 reason name such as "keyCompromise" or
+        "superseded". The revocation reaches peers with the next
+        :meth:`publish_crl`.
+
+        Raises:
+            CertificateAuthorityError: no such serial, or it is already revoked.
+            ValueError: ``reason`` is unknown.
+        """
+        flag = parse_reason(reason)
+        item = self._issued_item(serial)
+        if item.get("revoked_at"):
+            raise CertificateAuthorityError(
+                _("Serial {serial:X} was already revoked on {date}.").format(
+                    serial=serial, date=item["revoked_at"]
+                )
             )
-            for item in self._index["issued"]
+        item["revoked_at"] = utc_now(now).isoformat()
+        item["revocation_reason"] = flag.value
+        self._save()
+        logger.info("serial %x revoked (%s)", serial, flag.value)
+        return _issued_from_json(item)
+
+    def publish_crl(
+        self, *, days: int = 7, now: dt.datetime | None = None, encoding: str = "pem"
+    ) -> bytes:
+        """Sign a new CRL of every revoked certificate, store it and return it.
+
+        The CRL is signed by the issuing CA (the intermediate when there is
+        one), carries an increasing CRL number, and its next update is ``days``
+        days after ``now``. It is written as ``crl.pem`` and ``crl.der``.
+
+        Raises:
+            ValueError: ``days`` is below 1 or ``encoding`` is unknown.
+        """
+        _check_days(days)
+        if encoding not in ("pem", "der"):
+            raise ValueError(
+                _("Unknown CRL encoding {value!r}; use 'pem' or 'der'.").format(value=encoding)
+            )
+        start = utc_now(now)
+        revoked = [
+            (record.serial, record.revoked_at, parse_reason(record.revocation_reason or ""))
+            for record in self.issued()
+            if record.revoked_at is not None
         ]
+        number = int(self._index.get("crl_number", 0)) + 1
+        crl = _certbuild.build_crl(
+            self.issuing_certificate,
+            self._issuing_key(),
+            self._hash(),
+            revoked,
+            number,
+            start,
+            start + dt.timedelta(days=days),
+        )
+        der = crl.public_bytes(serialization.Encoding.DER)
+        pem = crl.public_bytes(serialization.Encoding.PEM)
+        _files.write_atomic(self.directory / CRL_DER_FILE, der)
+        _files.write_atomic(self.directory / CRL_PEM_FILE, pem)
+        self._index["crl_number"] = number
+        self._save()
+        logger.info("published CRL %d with %d revoked certificates", number, len(revoked))
+        return pem if encoding == "pem" else der
 
     def certificate(self, serial: int) -> x509.Certificate:
         """Return the issued certificate with ``serial``.
@@ -282,21 +441,44 @@ class CertificateAuthority:
         """
         path = self._issued_path(serial)
         if not path.is_file():
-            raise CertificateAuthorityError(
-                _(
-                    "This CA issued no certificate with serial {serial:X}; list them with "
-                    "'tlstrunk ca issued'."
-                ).format(serial=serial)
-            )
+            raise _unknown_serial(serial)
         return x509.load_pem_x509_certificate(path.read_bytes())
 
-    def export_certificate(self, serial: int, encoding: str = "pem") -> bytes:
-        """Return the issued certificate with ``serial`` as PEM or DER bytes."""
-        return _files.encode_certificate(self.certificate(serial), encoding)
+    def export_certificate(
+        self, serial: int, encoding: str = "pem", *, include_chain: bool = True
+    ) -> bytes:
+        """Return the issued certificate with ``serial`` as PEM or DER bytes.
+
+        In PEM form the intermediate CA, when there is one, follows the leaf
+        unless ``include_chain`` is False, so that the node can upload one file.
+        A DER file holds one certificate, so DER exports carry the leaf only.
+        """
+        data = _files.encode_certificate(self.certificate(serial), encoding)
+        if encoding == "pem" and include_chain and self._intermediate is not None:
+            data += _files.encode_certificate(self._intermediate, "pem")
+        return data
 
     def export_root(self, encoding: str = "pem") -> bytes:
         """Return the root certificate as PEM or DER bytes."""
         return _files.encode_certificate(self._root, encoding)
+
+    def export_chain(self, encoding: str = "pem") -> bytes:
+        """Return the CA chain, intermediate first and root last.
+
+        ``encoding`` is "pem" (concatenated Base-64) or "p7b" (a DER PKCS#7
+        bundle, as Windows CAs export chains).
+
+        Raises:
+            PkiError: ``encoding`` is neither.
+        """
+        chain = [c for c in (self._intermediate, self._root) if c is not None]
+        if encoding == "pem":
+            return b"".join(_files.encode_certificate(c, "pem") for c in chain)
+        if encoding == "p7b":
+            return pkcs7.serialize_certificates(chain, serialization.Encoding.DER)
+        raise PkiError(
+            _("Unknown chain encoding {value!r}; use 'pem' or 'p7b'.").format(value=encoding)
+        )
 
     # storage
 
@@ -306,8 +488,15 @@ class CertificateAuthority:
     def _issued_path(self, serial: int) -> Path:
         return self.directory / "issued" / f"{serial:x}.pem"
 
-    def _private_key(self) -> CertificateIssuerPrivateKeyTypes:
-        return _files.load_private_key(self.directory / KEY_FILE)
+    def _issuing_key(self) -> CertificateIssuerPrivateKeyTypes:
+        name = INTERMEDIATE_KEY_FILE if self._intermediate is not None else KEY_FILE
+        return _files.load_private_key(self.directory / name)
+
+    def _issued_item(self, serial: int) -> dict[str, Any]:
+        for item in self._index["issued"]:
+            if int(item["serial"]) == serial:
+                return item  # type: ignore[no-any-return]
+        raise _unknown_serial(serial)
 
     def _hash(self) -> SigningHash:
         return hash_algorithm(str(self._index["hash"]))
@@ -343,7 +532,7 @@ class CertificateAuthority:
 _PEM = serialization.Encoding.PEM
 
 
-def _check_csr(csr: x509.CertificateSigningRequest) -> None:
+def _check_csr(csr: x509.CertificateSigningRequest, policy: CryptoPolicy) -> None:
     if not csr.is_signature_valid:
         raise CertificateAuthorityError(
             _(
@@ -352,8 +541,8 @@ def _check_csr(csr: x509.CertificateSigningRequest) -> None:
             )
         )
     try:
-        check_public_key(csr.public_key())
-        check_signature_hash(csr.signature_hash_algorithm)
+        check_public_key(csr.public_key(), policy)
+        check_signature_hash(csr.signature_hash_algorithm, policy)
     except PolicyError as exc:
         raise PolicyError(_("The CSR was rejected: {reason}").format(reason=exc)) from exc
     dns_names, ip_addresses = _requested_names(csr)
@@ -378,103 +567,36 @@ def _requested_names(
     return tuple(san.get_values_for_type(x509.DNSName)), ips
 
 
+def _write_key(path: Path, key: CertificateIssuerPrivateKeyTypes) -> None:
+    _files.write_atomic(path, _files.private_key_pem(key), mode=_files.PRIVATE_FILE_MODE)
+
+
+def _unknown_serial(serial: int) -> CertificateAuthorityError:
+    return CertificateAuthorityError(
+        _(
+            "This CA issued no certificate with serial {serial:X}; list them with "
+            "'tlstrunk ca issued'."
+        ).format(serial=serial)
+    )
+
+
+def _issued_from_json(item: dict[str, Any]) -> IssuedRecord:
+    revoked_at = item.get("revoked_at")
+    return IssuedRecord(
+        serial=int(item["serial"]),
+        request_id=int(item["request_id"]),
+        subject=item["subject"],
+        not_before=dt.datetime.fromisoformat(item["not_before"]),
+        not_after=dt.datetime.fromisoformat(item["not_after"]),
+        usages=tuple(item.get("usages", DEFAULT_USAGES)),
+        revoked_at=dt.datetime.fromisoformat(revoked_at) if revoked_at else None,
+        revocation_reason=item.get("revocation_reason"),
+    )
+
+
 def _check_days(days: int) -> None:
     if days < 1:
         raise ValueError(_("The validity must be at least 1 day, not {days}.").format(days=days))
-
-
-def _random_serial() -> int:
-    # at least 64 random bits, as the CA/Browser Forum Baseline Requirements require
-    return secrets.randbits(SERIAL_BITS) | (1 << 64)
-
-
-def _build_root(
-    private_key: CertificateIssuerPrivateKeyTypes,
-    common_name: str,
-    algorithm: SigningHash,
-    start: dt.datetime,
-    days: int,
-) -> x509.Certificate:
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    public_key = private_key.public_key()
-    ski = x509.SubjectKeyIdentifier.from_public_key(public_key)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(public_key)
-        .serial_number(_random_serial())
-        .not_valid_before(start)
-        .not_valid_after(start + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            _key_usage(digital_signature=True, key_cert_sign=True, crl_sign=True), critical=True
-        )
-        .add_extension(ski, critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False
-        )
-    )
-    return builder.sign(private_key, algorithm)
-
-
-def _build_leaf(
-    csr: x509.CertificateSigningRequest,
-    root: x509.Certificate,
-    ca_key: CertificateIssuerPrivateKeyTypes,
-    algorithm: SigningHash,
-    start: dt.datetime,
-    end: dt.datetime,
-) -> x509.Certificate:
-    public_key = csr.public_key()
-    is_rsa = isinstance(public_key, rsa.RSAPublicKey)
-    root_ski = root.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(csr.subject)
-        .issuer_name(root.subject)
-        .public_key(public_key)
-        .serial_number(_random_serial())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_key_usage(digital_signature=True, key_encipherment=is_rsa), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(root_ski), critical=False
-        )
-    )
-    dns_names, ip_addresses = _requested_names(csr)
-    if dns_names or ip_addresses:
-        san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        builder = builder.add_extension(san, critical=False)
-    return builder.sign(ca_key, algorithm)
-
-
-def _key_usage(
-    *,
-    digital_signature: bool = False,
-    key_encipherment: bool = False,
-    key_cert_sign: bool = False,
-    crl_sign: bool = False,
-) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=digital_signature,
-        content_commitment=False,
-        key_encipherment=key_encipherment,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=key_cert_sign,
-        crl_sign=crl_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 def _request_to_json(record: RequestRecord) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 
 The modern policy (the default) accepts RSA keys of 2048 bits or more, ECDSA
 keys on P-256 or P-384, and SHA-256 or stronger signatures. The legacy policy
-also accepts 1024-bit RSA keys so that old clusters can still be reached; it
-is chosen explicitly, never by default.
+also accepts 1024-bit RSA keys and SHA-1 signatures so that old clusters can
+still be reached; it is chosen explicitly, never by default, and every use of
+it is logged as a warning (see :func:`warn_legacy`).
 """
 
 from __future__ import annotations
 
 import enum
+import logging
 import re
 from dataclasses import dataclass
 
@@ -65,9 +67,10 @@ class KeySpec:
             )
         if self.algorithm == "rsa" and self.size not in RSA_SIZES:
             raise ValueError(
-                _("Unsupported RSA key size {value}; use 2048, 3072 or 4096 bits.").format(
-                    value=self.size
-                )
+                _(
+                    "Unsupported RSA key size {value}; use 2048, 3072 or 4096 bits (1024 "
+                    "only with the legacy policy)."
+                ).format(value=self.size)
             )
         if self.algorithm == "ecdsa" and self.curve not in CURVES:
             raise ValueError(
@@ -120,6 +123,15 @@ class KeySpec:
 
 
 RSA_2048 = KeySpec("rsa", 2048)
+
+
+def warn_legacy(logger: logging.Logger, subject: str) -> None:
+    """Log a warning that the legacy policy is in use for ``subject``."""
+    logger.warning(
+        "legacy crypto policy in use for %s: 1024-bit RSA keys and SHA-1 signatures are "
+        "accepted; move the peer to RSA 2048 and SHA-256 and return to the modern policy",
+        subject,
+    )
 
 
 def generate_private_key(spec: KeySpec) -> CertificateIssuerPrivateKeyTypes:
@@ -204,8 +216,9 @@ def check_signature_hash(
         return
     raise PolicyError(
         _(
-            "The signature uses {hash}, which the modern policy rejects; sign with "
-            "SHA-256 or better (or select the legacy policy for an old peer)."
+            "The signature uses {hash}, which the modern policy rejects (OpenSSL 3 reports "
+            "it as 'ca md too weak'); sign with SHA-256 or better, or select the legacy "
+            "policy for an old peer."
         ).format(hash=algorithm.name.upper())
     )
 
@@ -213,6 +226,6 @@ def check_signature_hash(
 def _rsa_too_small_message(size: int) -> str:
     return _(
         "An RSA key of {size} bits is too small for the modern policy, which requires "
-        "at least 2048 bits; use rsa2048 or larger (or select the legacy policy for an "
-        "old peer)."
+        "at least 2048 bits (OpenSSL 3 reports it as 'ee key too small' or 'ca key too "
+        "small'); use rsa2048 or larger, or select the legacy policy for an old peer."
     ).format(size=size)

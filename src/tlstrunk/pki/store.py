@@ -6,19 +6,23 @@ Directory layout (every write is atomic: a temporary file, then ``os.replace``):
     own/<purpose>/pending-key.pem      its private key, mode 0600
     own/<purpose>/current              name of the directory of the current identity
     own/<purpose>/<id>/cert.pem        leaf followed by intermediates
-    own/<purpose>/<id>/key.pem         private key, mode 0600
+    own/<purpose>/<id>/key.pem         private key, mode 0600 (encrypted with a passphrase
+                                       when the store is opened with one)
     trust/<trust name>/<sha256>.pem    one file per trusted certificate
     trust/<trust name>.bundle.pem      all of them, for ``load_verify_locations``
 
 An uploaded identity goes to a new ``<id>`` directory, and only then does
 ``current`` switch to it, so the certificate and key always change together and
 a rejected upload leaves the store as it was.
+
+Private keys are PKCS#8 PEM files of mode 0600. A store opened with a
+passphrase encrypts the keys it writes; :meth:`CertificateStore.identity_password`
+then returns what ``ssl.SSLContext.load_cert_chain`` needs as ``password``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import logging
 import secrets
 import shutil
@@ -35,12 +39,14 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from cryptography.x509.oid import NameOID
 
 from tlstrunk.i18n import _
-from tlstrunk.pki import _files
+from tlstrunk.pki import _files, pkcs12
+from tlstrunk.pki._csrbuild import alt_names, distribution_dns_names, subject_name
 from tlstrunk.pki.ca import utc_now
 from tlstrunk.pki.errors import (
     CertificateStoreError,
     CertificateUploadError,
     CertificateValidationError,
+    PkiError,
     PolicyError,
 )
 from tlstrunk.pki.keys import (
@@ -49,6 +55,7 @@ from tlstrunk.pki.keys import (
     KeySpec,
     generate_private_key,
     hash_algorithm,
+    warn_legacy,
 )
 from tlstrunk.pki.names import rfc4514_subject
 from tlstrunk.pki.validate import (
@@ -150,15 +157,23 @@ def find_trust_purpose(trust_name: str) -> Purpose:
 class CertificateStore:
     """The certificates of one node, kept in a directory; see the module docstring."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, passphrase: bytes | None = None) -> None:
         """Use :meth:`open` instead."""
         self.directory = directory
+        self._passphrase = passphrase
 
     @classmethod
-    def open(cls, directory: Path) -> CertificateStore:
-        """Open the store in ``directory``, creating the directory if missing."""
+    def open(cls, directory: Path, *, passphrase: bytes | str | None = None) -> CertificateStore:
+        """Open the store in ``directory``, creating the directory if missing.
+
+        With ``passphrase``, private keys written from now on are encrypted with
+        it, and encrypted keys already in the store are read with it.
+        Unencrypted keys are still read without one.
+        """
         directory.mkdir(parents=True, exist_ok=True)
-        return cls(directory)
+        if isinstance(passphrase, str):
+            passphrase = passphrase.encode()
+        return cls(directory, passphrase or None)
 
     # own certificates
 
@@ -177,39 +192,46 @@ class CertificateStore:
         state: str | None = None,
         country: str | None = None,
         policy: CryptoPolicy = CryptoPolicy.MODERN,
+        distribution: str = "this-node",
+        cluster_nodes: Sequence[str] = (),
     ) -> CsrResult:
         """Generate a key pair and a CSR for ``purpose``, replacing any pending CSR.
 
-        The private key is kept (mode 0600) until the signed certificate is uploaded.
+        The private key is kept (mode 0600) until the signed certificate is
+        uploaded. ``distribution`` "multi-server" makes one CSR for the whole
+        cluster: every name of ``cluster_nodes`` goes into the SAN DNS names,
+        before ``dns_names``. ``replaced_existing`` in the result tells the
+        caller to warn that the previous pending CSR is gone.
 
         Raises:
             PolicyError: the key or hash is rejected by ``policy`` (SHA-1 always is).
-            ValueError: a name or address is invalid.
+            ValueError: a name, address or the distribution is invalid.
             CertificateStoreError: the purpose is unknown.
         """
         info = find_purpose(purpose)
         key.check_policy(policy)
+        if policy is CryptoPolicy.LEGACY:
+            warn_legacy(logger, _("{purpose} CSR").format(purpose=info.name))
         algorithm = hash_algorithm(hash_name)
-        subject = _subject_name(
+        subject = subject_name(
             common_name, organization, organizational_unit, locality, state, country
         )
+        dns = distribution_dns_names(distribution, common_name, dns_names, cluster_nodes)
         builder = x509.CertificateSigningRequestBuilder().subject_name(subject)
-        alt_names = _alt_names(dns_names, ip_addresses)
-        if alt_names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
+        names = alt_names(dns, ip_addresses)
+        if names:
+            builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         private_key = generate_private_key(key)
         csr = builder.sign(private_key, algorithm)
 
         folder = self._own_dir(info)
         replaced = (folder / "csr.pem").exists()
-        _files.write_atomic(
-            folder / "pending-key.pem",
-            _files.private_key_pem(private_key),
-            mode=_files.PRIVATE_FILE_MODE,
-        )
+        self._write_key(folder / "pending-key.pem", private_key)
         pem = csr.public_bytes(serialization.Encoding.PEM)
         _files.write_atomic(folder / "csr.pem", pem)
-        logger.info("generated CSR for %s (%s, %s)", info.name, key, hash_name)
+        if replaced:
+            logger.warning("new %s CSR replaced the pending one and its key", info.name)
+        logger.info("generated %s CSR for %s (%s, %s)", distribution, info.name, key, hash_name)
         return CsrResult(pem=pem, replaced_existing=replaced)
 
     def csr_pem(self, purpose: str) -> bytes:
@@ -242,20 +264,89 @@ class CertificateStore:
         ``data`` contains the leaf, optionally with intermediates in any order. The
         leaf's key must match the pending CSR's key or the current key, and the
         chain must validate to a certificate of the purpose's trust store at ``now``.
+        ``policy`` LEGACY accepts 1024-bit RSA and SHA-1 certificates, validated
+        by OpenSSL, and logs a warning.
 
         Raises:
             CertificateUploadError: the upload is rejected; the message names the
                 fault and the fix, and nothing in the store has changed.
         """
         info = find_purpose(purpose)
-        moment = utc_now(now)
         try:
             certificates = parse_certificates(data)
             leaf, key = self._select_leaf(info, certificates)
+        except (CertificateValidationError, PolicyError) as exc:
+            raise CertificateUploadError(str(exc)) from exc
+        others = [c for c in certificates if c is not leaf]
+        return self._validate_and_install(info, leaf, others, key, utc_now(now), policy)
+
+    def import_pkcs12(
+        self,
+        purpose: str,
+        data: bytes,
+        passphrase: bytes | str | None,
+        *,
+        now: dt.datetime | None = None,
+        policy: CryptoPolicy = CryptoPolicy.MODERN,
+    ) -> UploadResult:
+        """Install the key and certificate of a PKCS#12 file as the identity of ``purpose``.
+
+        The file's certificate must match its key and validate, with the file's
+        other certificates as intermediates, to the purpose's trust store at
+        ``now``, as for :meth:`upload_certificate`. A pending CSR stays pending.
+        This is how a multi-server certificate reaches the other cluster nodes.
+
+        Raises:
+            CertificateUploadError: the file, passphrase or chain is rejected;
+                the store is unchanged.
+        """
+        info = find_purpose(purpose)
+        secret = passphrase.encode() if isinstance(passphrase, str) else passphrase
+        identity = pkcs12.load_identity(data, secret)
+        if not _same_public_key(identity.certificate.public_key(), identity.key.public_key()):
+            raise CertificateUploadError(
+                _(
+                    "The certificate in the PKCS#12 file does not belong to its private key; "
+                    "export the file again from the node that holds the certificate."
+                )
+            )
+        others = [c for c in identity.additional if c != identity.certificate]
+        moment = utc_now(now)
+        return self._validate_and_install(
+            info, identity.certificate, others, identity.key, moment, policy
+        )
+
+    def export_pkcs12(self, purpose: str, passphrase: bytes | str) -> bytes:
+        """Return the installed identity of ``purpose`` as a PKCS#12 file encrypted with
+        ``passphrase``: the private key, the certificate and its intermediates.
+
+        Raises:
+            CertificateStoreError: no certificate is installed for ``purpose``.
+            ValueError: the passphrase is empty.
+        """
+        info = find_purpose(purpose)
+        cert_path, key_path = self.identity_files(info.name)
+        key = _files.load_private_key(key_path, self._passphrase)
+        chain = x509.load_pem_x509_certificates(cert_path.read_bytes())
+        secret = passphrase.encode() if isinstance(passphrase, str) else passphrase
+        logger.info("exported %s identity as PKCS#12", info.name)
+        return pkcs12.dump_identity(info.name, key, chain, secret)
+
+    def _validate_and_install(
+        self,
+        info: Purpose,
+        leaf: x509.Certificate,
+        others: list[x509.Certificate],
+        key: CertificateIssuerPrivateKeyTypes,
+        moment: dt.datetime,
+        policy: CryptoPolicy,
+    ) -> UploadResult:
+        anchors = self.trust_certificates(info.trust_name)
+        try:
             check_policy(leaf, policy)
-            others = [c for c in certificates if c is not leaf]
-            anchors = self.trust_certificates(info.trust_name)
-            chain = verify_chain(leaf, others, anchors, now=moment, trust_name=info.trust_name)
+            chain = verify_chain(
+                leaf, others, anchors, now=moment, trust_name=info.trust_name, policy=policy
+            )
         except (CertificateValidationError, PolicyError) as exc:
             raise CertificateUploadError(str(exc)) from exc
 
@@ -296,6 +387,28 @@ class CertificateStore:
                 ).format(purpose=info.name)
             )
         return folder / "cert.pem", folder / "key.pem"
+
+    def identity_password(self, purpose: str) -> bytes | None:
+        """Return the ``password`` for ``load_cert_chain`` with :meth:`identity_files`.
+
+        It is the store's passphrase when the installed key of ``purpose`` is
+        encrypted, and None when the key is stored unencrypted.
+
+        Raises:
+            CertificateStoreError: no certificate is installed for ``purpose``,
+                or its key is encrypted and the store was opened without a passphrase.
+        """
+        _cert_path, key_path = self.identity_files(purpose)
+        if not _files.is_encrypted_pem(key_path.read_bytes()):
+            return None
+        if self._passphrase is None:
+            raise CertificateStoreError(
+                _(
+                    "The {purpose} private key on this node is encrypted; open the "
+                    "certificate store with its passphrase."
+                ).format(purpose=find_purpose(purpose).name)
+            )
+        return self._passphrase
 
     def list_own(self) -> list[OwnEntry]:
         """Return every known purpose with its certificate and CSR state."""
@@ -418,7 +531,16 @@ class CertificateStore:
         return self._own_dir(info) / pointer.read_text(encoding="utf-8").strip()
 
     def _load_key(self, path: Path) -> CertificateIssuerPrivateKeyTypes | None:
-        return _files.load_private_key(path) if path.is_file() else None
+        if not path.is_file():
+            return None
+        try:
+            return _files.load_private_key(path, self._passphrase)
+        except PkiError as exc:
+            raise CertificateValidationError(str(exc)) from exc
+
+    def _write_key(self, path: Path, key: CertificateIssuerPrivateKeyTypes) -> None:
+        data = _files.private_key_pem(key, self._passphrase)
+        _files.write_atomic(path, data, mode=_files.PRIVATE_FILE_MODE)
 
     def _select_leaf(
         self, info: Purpose, certificates: list[x509.Certificate]
@@ -445,9 +567,7 @@ class CertificateStore:
         name = f"{_files.fingerprint_sha256(presented[0])[:16]}-{secrets.token_hex(4)}"
         chain_pem = b"".join(_files.encode_certificate(c, "pem") for c in presented)
         _files.write_atomic(folder / name / "cert.pem", chain_pem)
-        _files.write_atomic(
-            folder / name / "key.pem", _files.private_key_pem(key), mode=_files.PRIVATE_FILE_MODE
-        )
+        self._write_key(folder / name / "key.pem", key)
         _files.write_atomic(folder / "current", name.encode())
 
         pending = self._load_key(folder / "pending-key.pem")
@@ -468,46 +588,6 @@ def _same_public_key(left: CertificatePublicKeyTypes, right: CertificatePublicKe
     encoding = serialization.Encoding.DER
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     return left.public_bytes(encoding, spki) == right.public_bytes(encoding, spki)
-
-
-def _subject_name(
-    common_name: str,
-    organization: str | None,
-    organizational_unit: str | None,
-    locality: str | None,
-    state: str | None,
-    country: str | None,
-) -> x509.Name:
-    if not common_name.strip():
-        raise ValueError(_("The common name is empty; use the node's host name, such as CUCM10."))
-    if country is not None and len(country) != 2:
-        raise ValueError(
-            _("Invalid country {value!r}; use a two-letter code such as IN.").format(value=country)
-        )
-    # most significant first, so the OpenSSL form reads /C=../ST=../L=../O=../OU=../CN=..
-    parts = [
-        (NameOID.COUNTRY_NAME, country),
-        (NameOID.STATE_OR_PROVINCE_NAME, state),
-        (NameOID.LOCALITY_NAME, locality),
-        (NameOID.ORGANIZATION_NAME, organization),
-        (NameOID.ORGANIZATIONAL_UNIT_NAME, organizational_unit),
-        (NameOID.COMMON_NAME, common_name.strip()),
-    ]
-    return x509.Name([x509.NameAttribute(oid, value) for oid, value in parts if value])
-
-
-def _alt_names(dns_names: Sequence[str], ip_addresses: Sequence[str]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names if name]
-    for text in ip_addresses:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(text)))
-        except ValueError:
-            raise ValueError(
-                _("Invalid IP address {value!r} for the subject alternative names.").format(
-                    value=text
-                )
-            ) from None
-    return names
 
 
 def _leaf_not_found_message(

@@ -5,14 +5,18 @@ Its server verifier requires a subjectAltName in the leaf and checks a DNS name
 or IP address against it. Node certificates from enterprise CAs often carry
 only a common name, and trunk profiles check names with their own X.509
 subject-name rule (see :mod:`tlstrunk.pki.names`). So the leaf is validated
-with the client verifier and an end-entity extension policy that permits any
-extension; extended key usage is checked here instead, as warnings that say
-which trunk direction a missing usage breaks. CA certificates keep the WebPKI
-defaults (basicConstraints CA, keyCertSign).
+with the client verifier and the WebPKI end-entity extension policy relaxed in
+three places: the subjectAltName, the extended key usage and the authority key
+identifier may be absent. Extended key usage is checked here instead, as
+warnings that say which trunk direction a missing usage breaks (and as a
+failed check in :mod:`tlstrunk.pki.verify`). CA certificates keep the WebPKI
+defaults (basicConstraints CA, keyCertSign) except that their extended key
+usage is not tied to the client role, because :mod:`tlstrunk.pki.verify` checks
+it for the role at hand.
 
 The cryptography verifier enforces RSA >= 2048 bits and rejects SHA-1
-signatures, so certificates that only the legacy policy accepts cannot be
-validated here.
+signatures, so chains under the legacy policy are validated by OpenSSL
+instead (see :mod:`tlstrunk.pki.legacy`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -28,6 +33,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from tlstrunk.i18n import _
 from tlstrunk.pki.errors import CertificateValidationError, PolicyError
 from tlstrunk.pki.keys import CryptoPolicy, check_public_key, check_signature_hash
+from tlstrunk.pki.legacy import verify_chain_legacy
 from tlstrunk.pki.names import rfc4514_subject
 
 EXPIRY_WARNING_DAYS = 30
@@ -75,7 +81,7 @@ def is_self_signed(certificate: x509.Certificate) -> bool:
         return False
     try:
         certificate.verify_directly_issued_by(certificate)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
 
@@ -120,14 +126,20 @@ def verify_chain(
     *,
     now: dt.datetime,
     trust_name: str,
+    policy: CryptoPolicy = CryptoPolicy.MODERN,
 ) -> list[x509.Certificate]:
     """Validate ``leaf`` up to one of ``anchors`` and return the chain, leaf first.
+
+    Under the legacy policy, OpenSSL validates the chain (see
+    :mod:`tlstrunk.pki.legacy`) and the use is logged as a warning.
 
     Raises:
         CertificateValidationError: the chain is invalid; the message names the
             fault, for example the issuer missing from ``trust_name``.
     """
     check_validity(leaf, now)
+    if policy is CryptoPolicy.LEGACY:
+        return verify_chain_legacy(leaf, intermediates, anchors, now=now, trust_name=trust_name)
     if not anchors:
         raise CertificateValidationError(
             _(
@@ -135,23 +147,42 @@ def verify_chain(
                 "certificate of the CA that signed it as {trust} first."
             ).format(trust=trust_name)
         )
-    verifier = (
-        verification.PolicyBuilder()
-        .store(verification.Store(list(anchors)))
-        .time(now)
-        .max_chain_depth(_MAX_CHAIN_DEPTH)
-        .extension_policies(
-            ca_policy=verification.ExtensionPolicy.webpki_defaults_ca(),
-            ee_policy=verification.ExtensionPolicy.permit_all(),
-        )
-        .build_client_verifier()
-    )
+    verifier = build_verifier(anchors, now)
     try:
         return verifier.verify(leaf, list(intermediates)).chain
     except verification.VerificationError as exc:
         raise CertificateValidationError(
-            _explain_chain_failure(leaf, intermediates, anchors, trust_name, str(exc))
+            explain_chain_failure(leaf, intermediates, anchors, trust_name, str(exc))
         ) from exc
+
+
+def build_verifier(
+    anchors: Sequence[x509.Certificate], now: dt.datetime
+) -> verification.ClientVerifier:
+    """Build the cryptography verifier used for every modern-policy path validation."""
+    agnostic = verification.Criticality.AGNOSTIC
+    ee_policy = (
+        verification.ExtensionPolicy.webpki_defaults_ee()
+        .may_be_present(x509.SubjectAlternativeName, agnostic, None)
+        .may_be_present(x509.ExtendedKeyUsage, agnostic, None)
+        .may_be_present(x509.AuthorityKeyIdentifier, agnostic, None)
+    )
+    ca_policy = verification.ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.ExtendedKeyUsage, agnostic, None
+    )
+    return (
+        verification.PolicyBuilder()
+        .store(verification.Store(list(anchors)))
+        .time(now)
+        .max_chain_depth(_MAX_CHAIN_DEPTH)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+        .build_client_verifier()
+    )
+
+
+def extended_key_usages(certificate: x509.Certificate) -> list[x509.ObjectIdentifier] | None:
+    """Return the certificate's extended key usages, or None if it has no such extension."""
+    return _extended_key_usages(certificate)
 
 
 def usage_warnings(certificate: x509.Certificate, now: dt.datetime) -> list[str]:
@@ -212,13 +243,14 @@ def _allows_digital_signature(certificate: x509.Certificate) -> bool:
     return extension.value.digital_signature
 
 
-def _explain_chain_failure(
+def explain_chain_failure(
     leaf: x509.Certificate,
     intermediates: Sequence[x509.Certificate],
     anchors: Sequence[x509.Certificate],
     trust_name: str,
     detail: str,
 ) -> str:
+    """Explain why cryptography's verifier rejected the chain of ``leaf``, with the fix."""
     top = _walk_to_top(leaf, intermediates)
     anchor_names = {anchor.subject for anchor in anchors}
     if top.issuer not in anchor_names:
