@@ -18,6 +18,7 @@ from tlstrunk.admin.control import ControlError, ControlServer, control_request
 from tlstrunk.callcontrol.node import Node, NodeStartError
 from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
+from tlstrunk.pki.errors import PkiError
 from tlstrunk.transport.tls import TlsConfigurationError
 
 app = typer.Typer(help="Run a call-control node and control a running one.", no_args_is_help=True)
@@ -35,8 +36,8 @@ def _install_event_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _serve(paths: NodePaths) -> None:
-    node = Node(paths)
+async def _serve(paths: NodePaths, passphrase: bytes | None) -> None:
+    node = Node(paths, passphrase=passphrase)
     await node.start()
     control = ControlServer(node, paths.control_socket)
     await control.start()
@@ -60,15 +61,35 @@ async def _serve(paths: NodePaths) -> None:
 
 
 @app.command("run")
-def run(node_dir: NodeDir) -> None:
+def run(
+    node_dir: NodeDir,
+    store_passphrase_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File whose first line is the passphrase of the node's encrypted private keys."
+        ),
+    ] = None,
+) -> None:
     """Run the node in the foreground until SIGTERM, SIGINT or a shutdown request."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     _install_event_loop()
+    passphrase = None
+    if store_passphrase_file is not None:
+        try:
+            lines = store_passphrase_file.read_text(encoding="utf-8").splitlines()
+            passphrase = lines[0].encode()
+        except (OSError, IndexError) as exc:
+            err_console.print(
+                _("Cannot read a passphrase from {path}: {error}").format(
+                    path=store_passphrase_file, error=exc or "empty file"
+                )
+            )
+            raise typer.Exit(2) from exc
     try:
-        asyncio.run(_serve(NodePaths(node_dir)))
-    except (NodeStartError, TlsConfigurationError) as exc:
+        asyncio.run(_serve(NodePaths(node_dir), passphrase))
+    except (NodeStartError, TlsConfigurationError, PkiError) as exc:
         err_console.print(f"[red]{_('Error')}:[/red] {exc}")
         raise typer.Exit(1) from exc
 

@@ -13,6 +13,8 @@ import ssl
 from collections import deque
 from typing import Any
 
+from cryptography import x509
+
 from tlstrunk.callcontrol.b2bua import B2bua, NodeIdentity
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import SipStack
@@ -26,6 +28,7 @@ from tlstrunk.i18n import _
 from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.paths import NodePaths
 from tlstrunk.pki.errors import PkiError
+from tlstrunk.pki.expiry import expiring_certificates, record_peer_certificate
 from tlstrunk.pki.explain import explain_ssl_error
 from tlstrunk.pki.names import openssl_style_subject
 from tlstrunk.pki.store import CertificateStore
@@ -45,6 +48,10 @@ PURPOSE = "CallManager"
 TRUST = "CallManager-trust"
 #: How many refused connections a node remembers for ``status`` and the demo.
 KEPT_REJECTIONS = 100
+#: Certificates expiring within this many days get a warning.
+EXPIRY_WARNING_DAYS = 30
+#: Seconds between two expiry checks: once a day.
+EXPIRY_CHECK_INTERVAL = 24 * 3600.0
 
 
 class NodeStartError(Exception):
@@ -54,8 +61,9 @@ class NodeStartError(Exception):
 class Node:
     """A running node built from a node directory."""
 
-    def __init__(self, paths: NodePaths) -> None:
+    def __init__(self, paths: NodePaths, *, passphrase: bytes | None = None) -> None:
         self.paths = paths
+        self._passphrase = passphrase
         self.trace = TraceWriter(paths.trace_text, paths.trace_json)
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, TlsListener]] = []
@@ -69,6 +77,7 @@ class Node:
         self._b2bua: B2bua | None = None
         self._connections: dict[int, SipConnection] = {}
         self.stopped = asyncio.Event()
+        self._expiry_task: asyncio.Task[None] | None = None
         self._own_certificate = ""
 
     # -- life cycle -------------------------------------------------------------
@@ -87,7 +96,7 @@ class Node:
         pointer file, so the chain file's path changes with every upload. The
         trust bundle is rewritten in place, so its modification time is used.
         """
-        store = CertificateStore.open(self.paths.certs)
+        store = self._store()
         chain, _key = store.identity_files(PURPOSE)
         try:
             trust_mtime = store.trust_bundle_path(TRUST).stat().st_mtime_ns
@@ -96,7 +105,7 @@ class Node:
         return str(chain), trust_mtime
 
     def _identity(self) -> TlsIdentity:
-        store = CertificateStore.open(self.paths.certs)
+        store = self._store()
         own = store.own_certificate(PURPOSE)
         if own is None:
             raise NodeStartError(
@@ -110,7 +119,12 @@ class Node:
             subject=openssl_style_subject(own.subject), issuer=openssl_style_subject(own.issuer)
         )
         self._own_serial = f"{own.serial_number:x}"
-        return TlsIdentity(chain, key, store.trust_bundle_path(TRUST))
+        return TlsIdentity(
+            chain, key, store.trust_bundle_path(TRUST), store.identity_password(PURPOSE)
+        )
+
+    def _store(self) -> CertificateStore:
+        return CertificateStore.open(self.paths.certs, passphrase=self._passphrase)
 
     def _policies(self) -> set[str]:
         policies = {
@@ -212,6 +226,7 @@ class Node:
             client_context=self._current_client_context,
             make_connection=self._make_connection,
             on_rejected=self._on_rejected,
+            record_peer=self._record_peer,
             trace=self.trace,
         )
         self._b2bua = B2bua(
@@ -241,9 +256,12 @@ class Node:
                 ) from exc
             self._listeners.append((node.address, port, listener))
         self.trace.info("CallManager", "Node %s started on %s", node.name, node.address)
+        self._expiry_task = asyncio.get_running_loop().create_task(self._watch_expiry())
 
     async def stop(self) -> None:
         """Close listeners and connections."""
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
         for _address, _port, listener in self._listeners:
             await listener.stop()
         if self._b2bua is not None:
@@ -253,6 +271,36 @@ class Node:
         self.trace.info("CallManager", "Node stopped")
         self.trace.close()
         self.stopped.set()
+
+    def _record_peer(self, trunk: str, certificate: x509.Certificate) -> None:
+        try:
+            record_peer_certificate(self.paths.certs, trunk, certificate)
+        except (OSError, ValueError) as exc:
+            logger.warning("cannot record the peer certificate of trunk %s: %s", trunk, exc)
+
+    async def _watch_expiry(self) -> None:
+        """Warn once a day about every certificate that expires within the warning period."""
+        while True:
+            try:
+                expiring = expiring_certificates(self._store(), EXPIRY_WARNING_DAYS)
+            except (PkiError, OSError, ValueError) as exc:
+                logger.warning("expiry check failed: %s", exc)
+                expiring = []
+            for item in expiring:
+                message = _(
+                    "The {kind} certificate {subject} ({name}, serial {serial}) expires in "
+                    "{days} days, on {date}; have a new one issued and upload it."
+                ).format(
+                    kind=item.kind,
+                    subject=item.subject,
+                    name=item.name,
+                    serial=item.serial,
+                    days=item.days_left,
+                    date=item.not_after.date().isoformat(),
+                )
+                logger.warning("%s", message)
+                self.trace.warning("CertMonitor", "%s", message)
+            await asyncio.sleep(EXPIRY_CHECK_INTERVAL)
 
     def _current_client_context(self, trunk: TrunkConfig) -> ssl.SSLContext:
         return self._context_pair(str(trunk.profile.tls_policy))[1]

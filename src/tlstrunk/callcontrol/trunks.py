@@ -90,6 +90,8 @@ class TrunkConnections:
         client_context: returns the client ``SSLContext`` in force for a trunk.
         make_connection: builds a fresh :class:`SipConnection`.
         on_rejected: called with every rejected connection.
+        record_peer: called with the trunk name and the peer certificate of every
+            accepted connection, for the expiry monitor.
         trace: the node's trace writer.
     """
 
@@ -101,9 +103,11 @@ class TrunkConnections:
         client_context: Callable[[TrunkConfig], ssl.SSLContext],
         make_connection: Callable[[str], SipConnection],
         on_rejected: Callable[[Rejection], None],
+        record_peer: Callable[[str, x509.Certificate], None],
         trace: TraceWriter,
     ) -> None:
         self._node_address = node_address
+        self._record_peer = record_peer
         self._snapshot = snapshot
         self._client_context = client_context
         self._make_connection = make_connection
@@ -308,6 +312,7 @@ class TrunkConnections:
                     trunk=trunk.name, profile=profile.name, detail=exc
                 ),
             ) from exc
+        self._record_peer(trunk.name, certificate)
         return describe_peer(der, matched)
 
     def _trace_connection(

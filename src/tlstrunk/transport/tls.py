@@ -35,11 +35,13 @@ class TlsIdentity:
         certificate_chain: PEM file with the node's certificate, then its intermediates.
         private_key: PEM file with the matching private key.
         trust_bundle: PEM file with every certificate of the purpose's trust store.
+        password: the passphrase of an encrypted private key, or ``None``.
     """
 
     certificate_chain: Path
     private_key: Path
     trust_bundle: Path
+    password: bytes | None = None
 
 
 class TlsConfigurationError(Exception):
@@ -62,7 +64,9 @@ def _base_context(protocol: int, identity: TlsIdentity, policy: str) -> ssl.SSLC
         raise ValueError(f"unknown TLS policy {policy!r}; use {MODERN!r} or {LEGACY!r}")
     context.verify_mode = ssl.CERT_REQUIRED
     try:
-        context.load_cert_chain(identity.certificate_chain, identity.private_key)
+        context.load_cert_chain(
+            identity.certificate_chain, identity.private_key, password=identity.password
+        )
     except (OSError, ssl.SSLError) as exc:
         raise TlsConfigurationError(_own_certificate_problem(identity, exc)) from exc
     try:
@@ -77,6 +81,12 @@ def _base_context(protocol: int, identity: TlsIdentity, policy: str) -> ssl.SSLC
     return context
 
 
+def _openssl_reason(exc: Exception) -> str:
+    """Return OpenSSL's reason as its error strings spell it, e.g. "ee key too small"."""
+    reason = getattr(exc, "reason", None)
+    return reason.lower().replace("_", " ") if isinstance(reason, str) else str(exc)
+
+
 def _own_certificate_problem(identity: TlsIdentity, exc: Exception) -> str:
     text = str(exc).lower()
     if "key too small" in text or "md too weak" in text:
@@ -85,7 +95,7 @@ def _own_certificate_problem(identity: TlsIdentity, exc: Exception) -> str:
             "'{error}'): its RSA key is shorter than 2048 bits or it is signed with SHA-1. "
             "Upload a certificate with an RSA key of at least 2048 bits signed with SHA-256, "
             "or set the legacy TLS policy on the profiles of trunks to old clusters."
-        ).format(cert=identity.certificate_chain, error=getattr(exc, "reason", None) or exc)
+        ).format(cert=identity.certificate_chain, error=_openssl_reason(exc))
     return _(
         "Cannot load the node certificate {cert} with key {key}: {error}. "
         "Upload a CallManager certificate for this node first."
