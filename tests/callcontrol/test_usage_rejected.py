@@ -11,8 +11,8 @@ import asyncio
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from lab_support import example_topology_on_free_ports, provision_lab
 
+from lab_support import example_topology_on_free_ports, provision_lab
 from tlstrunk.callcontrol.node import Node
 from tlstrunk.pki.ca import CertificateAuthority
 from tlstrunk.pki.store import CertificateStore
