@@ -35,7 +35,7 @@ def other_ca(tmp_path: Path) -> CertificateAuthority:
 @pytest.fixture
 def store(tmp_path: Path, ca: CertificateAuthority) -> CertificateStore:
     """A node store for CUCM10 that trusts ``ca`` and has a pending RSA CSR."""
-    node = CertificateStore.open(tmp_path / "cucm10")
+    node = CertificateStore.open(tmp_path / "cucm10" / "certs")
     node.upload_trust("CallManager-trust", ca.export_root("pem"))
     node.generate_csr("CallManager", common_name="CUCM10", dns_names=["cucm10.example.com"])
     return node

@@ -97,7 +97,8 @@ def test_full_workflow(tmp_path: Path) -> None:
     assert "CallManager-trust" in out
     assert "CN=Lab CA" in out
 
-    fingerprint = CertificateStore.open(Path(node_dir)).list_trust("CallManager-trust")[0]
+    store = CertificateStore.open(Path(node_dir) / "certs")
+    fingerprint = store.list_trust("CallManager-trust")[0]
     code, out, _err = run_cert(
         "show",
         "--node-dir",

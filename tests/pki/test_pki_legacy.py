@@ -64,7 +64,7 @@ def legacy_root(directory: Path) -> tuple[Path, Path]:
 def legacy_node(tmp_path: Path) -> tuple[CertificateStore, Path, Path]:
     """A node with a pending RSA 1024 CSR, the SHA-1 certificate for it, and the root."""
     root_key, root = legacy_root(tmp_path)
-    node = CertificateStore.open(tmp_path / "node")
+    node = CertificateStore.open(tmp_path / "node" / "certs")
     node.upload_trust("CallManager-trust", root.read_bytes())
     node.generate_csr(
         "CallManager", common_name="CUCMA", key=KeySpec.parse("rsa1024"), policy=CryptoPolicy.LEGACY
@@ -167,7 +167,7 @@ def test_legacy_verify_peer(legacy_node: tuple[CertificateStore, Path, Path]) ->
 def test_cli_upload_legacy(legacy_node: tuple[CertificateStore, Path, Path]) -> None:
     node, leaf, _root = legacy_node
     runner = CliRunner()
-    args = ["upload", "--node-dir", str(node.directory), "--purpose", "CallManager", str(leaf)]
+    args = ["upload", "--node-dir", str(node.directory.parent), "--purpose", "CallManager", str(leaf)]
     refused = runner.invoke(cert_cmd.app, args)
     assert refused.exit_code == 1
     assert "too small for the modern policy" in refused.stderr

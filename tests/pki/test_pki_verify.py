@@ -181,13 +181,13 @@ def test_expiring_certificates(
 def test_cli_expiring(store: CertificateStore, ca: CertificateAuthority) -> None:
     store.upload_certificate("CallManager", pem(issue_for_store(ca, store, days=10, now=None)))
     result = runner.invoke(
-        cert_cmd.app, ["expiring", "--node-dir", str(store.directory), "--days", "30"]
+        cert_cmd.app, ["expiring", "--node-dir", str(store.directory.parent), "--days", "30"]
     )
     assert result.exit_code == 0, result.stderr
     assert "CallManager" in result.stdout
     assert "CN=CUCM10" in result.stdout
     result = runner.invoke(
-        cert_cmd.app, ["expiring", "--node-dir", str(store.directory), "--days", "1"]
+        cert_cmd.app, ["expiring", "--node-dir", str(store.directory.parent), "--days", "1"]
     )
     assert result.exit_code == 0
     assert "No certificate expires within 1 days." in result.stdout
@@ -301,7 +301,7 @@ def test_cli_intermediate_revoke_crl(tmp_path: Path) -> None:
 
 
 def test_cli_pkcs12(tmp_path: Path, ca: CertificateAuthority) -> None:
-    node = CertificateStore.open(tmp_path / "a")
+    node = CertificateStore.open(tmp_path / "a" / "certs")
     node.upload_trust("CallManager-trust", ca.export_root())
     node.generate_csr("CallManager", common_name="CUCMA")
     node.upload_certificate("CallManager", pem(issue_for_store(ca, node, now=None)))
@@ -313,7 +313,7 @@ def test_cli_pkcs12(tmp_path: Path, ca: CertificateAuthority) -> None:
         [
             "export-pkcs12",
             "--node-dir",
-            str(node.directory),
+            str(node.directory.parent),
             "--out",
             str(p12),
             "--passphrase-file",
@@ -321,7 +321,7 @@ def test_cli_pkcs12(tmp_path: Path, ca: CertificateAuthority) -> None:
         ],
     )
     assert exported.exit_code == 0, exported.stderr
-    other = CertificateStore.open(tmp_path / "b")
+    other = CertificateStore.open(tmp_path / "b" / "certs")
     other.upload_trust("CallManager-trust", ca.export_root())
     store_secret = tmp_path / "store.pass"
     store_secret.write_text("store\n")
@@ -330,7 +330,7 @@ def test_cli_pkcs12(tmp_path: Path, ca: CertificateAuthority) -> None:
         [
             "import-pkcs12",
             "--node-dir",
-            str(other.directory),
+            str(other.directory.parent),
             str(p12),
             "--passphrase-file",
             str(secret),

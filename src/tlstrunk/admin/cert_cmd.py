@@ -17,6 +17,7 @@ from rich.table import Table
 
 from tlstrunk.admin.ca_cmd import Out, PolicyChoice, PolicyOption, report_errors, write_output
 from tlstrunk.i18n import _
+from tlstrunk.paths import NodePaths
 from tlstrunk.pki import _files
 from tlstrunk.pki.ca import utc_now
 from tlstrunk.pki.errors import PkiError
@@ -34,7 +35,11 @@ app = typer.Typer(
 )
 
 NodeDir = Annotated[
-    Path, typer.Option("--node-dir", help=_("Directory of the node's certificate store."))
+    Path,
+    typer.Option(
+        "--node-dir",
+        help=_("The node's directory; its certificate store is the certs folder inside it."),
+    ),
 ]
 StorePassphrase = Annotated[
     Path | None,
@@ -131,7 +136,7 @@ def download_csr_command(
 ) -> None:
     """Print or save the pending CSR of a purpose."""
     with report_errors():
-        write_output(CertificateStore.open(node_dir).csr_pem(purpose), out)
+        write_output(CertificateStore.open(_store_dir(node_dir)).csr_pem(purpose), out)
 
 
 @app.command("upload")
@@ -171,9 +176,13 @@ def _print_installed(purpose: str, result: UploadResult) -> None:
     )
 
 
+def _store_dir(node_dir: Path) -> Path:
+    return NodePaths(node_dir).certs
+
+
 def _open_store(node_dir: Path, passphrase_file: Path | None) -> CertificateStore:
     passphrase = _read_passphrase(passphrase_file) if passphrase_file else None
-    return CertificateStore.open(node_dir, passphrase=passphrase)
+    return CertificateStore.open(_store_dir(node_dir), passphrase=passphrase)
 
 
 def _read_passphrase(path: Path) -> bytes:
@@ -191,7 +200,7 @@ def _read_passphrase(path: Path) -> bytes:
 def list_command(node_dir: NodeDir) -> None:
     """List the node's own certificates and its trust stores."""
     with report_errors():
-        store = CertificateStore.open(node_dir)
+        store = CertificateStore.open(_store_dir(node_dir))
         own = store.list_own()
         trusted = [
             entry
@@ -236,7 +245,7 @@ def show_command(
 ) -> None:
     """Show a certificate in the familiar 'show cert' layout."""
     with report_errors():
-        store = CertificateStore.open(node_dir)
+        store = CertificateStore.open(_store_dir(node_dir))
         if purpose.casefold().endswith("-trust"):
             _show_trust(store, purpose, trust)
             return
@@ -269,7 +278,7 @@ def delete_trust_command(
 ) -> None:
     """Remove a certificate from a trust store."""
     with report_errors():
-        certificate = CertificateStore.open(node_dir).delete_trust(purpose, selector)
+        certificate = CertificateStore.open(_store_dir(node_dir)).delete_trust(purpose, selector)
         typer.echo(_("Removed {subject}.").format(subject=rfc4514_subject(certificate.subject)))
 
 
@@ -356,7 +365,7 @@ def expiring_command(
 ) -> None:
     """List own, trusted and peer certificates that expire soon (peers from peers.json)."""
     with report_errors():
-        items = expiring_certificates(CertificateStore.open(node_dir), days)
+        items = expiring_certificates(CertificateStore.open(_store_dir(node_dir)), days)
     if not items:
         typer.echo(_("No certificate expires within {days} days.").format(days=days))
         return
