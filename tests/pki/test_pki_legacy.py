@@ -167,7 +167,8 @@ def test_legacy_verify_peer(legacy_node: tuple[CertificateStore, Path, Path]) ->
 def test_cli_upload_legacy(legacy_node: tuple[CertificateStore, Path, Path]) -> None:
     node, leaf, _root = legacy_node
     runner = CliRunner()
-    args = ["upload", "--node-dir", str(node.directory.parent), "--purpose", "CallManager", str(leaf)]
+    node_dir = str(node.directory.parent)
+    args = ["upload", "--node-dir", node_dir, "--purpose", "CallManager", str(leaf)]
     refused = runner.invoke(cert_cmd.app, args)
     assert refused.exit_code == 1
     assert "too small for the modern policy" in refused.stderr
