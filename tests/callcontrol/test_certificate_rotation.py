@@ -16,8 +16,8 @@ from lab_support import example_topology_on_free_ports, profile_port, provision_
 from tlstrunk.callcontrol.node import Node
 from tlstrunk.pki.ca import CertificateAuthority
 from tlstrunk.pki.store import CertificateStore
+from tlstrunk.transport.listener import fetch_server_certificate
 from tlstrunk.transport.tls import build_probe_context
-from tlstrunk.transport.tls_server import fetch_server_certificate
 
 
 def reissue(lab_dir: Path, node: str, address: str) -> int:

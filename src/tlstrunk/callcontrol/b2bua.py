@@ -14,7 +14,7 @@ import logging
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +34,7 @@ from tlstrunk.sip.headers import Headers
 from tlstrunk.sip.message import Message, Request, make_response
 from tlstrunk.sip.transaction import ServerTransaction, new_branch
 from tlstrunk.sip.uri import SipUri
-from tlstrunk.transport.connection import SipConnection
+from tlstrunk.transport.connection import SipChannel
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ ALLOWED_METHODS = "INVITE, ACK, BYE, CANCEL, OPTIONS"
 @dataclass
 class _ActiveDialog:
     dialog: Dialog
-    connection: SipConnection
+    connection: SipChannel
     report: CallReport
     hung_up: asyncio.Event
 
@@ -61,7 +61,8 @@ class NodeIdentity:
 
     name: str
     address: str
-    sip_port: int
+    #: The port the node listens on for each transport ("TLS", "TCP", "UDP").
+    sip_ports: Mapping[str, int]
 
 
 class B2bua:
@@ -103,7 +104,7 @@ class B2bua:
         while len(self._reports) > KEPT_REPORTS:
             self._reports.popitem(last=False)
 
-    def observe(self, direction: str, connection: SipConnection, message: Message) -> None:
+    def observe(self, direction: str, connection: SipChannel, message: Message) -> None:
         """Add a SIP message to the ladder of the call it belongs to."""
         report = self._reports.get(message.call_id)
         if report is not None:
@@ -174,7 +175,7 @@ class B2bua:
             report.finish("failed", reason=str(exc))
             return
         self._describe_connection(report, connection)
-        encrypted = self._signalling_encrypted(trunk)
+        encrypted = self._signalling_encrypted(trunk, connection)
         report.signalling_encrypted = encrypted
         phone = self.phone(report.calling)
         offer = phone.make_offer(srtp=encrypted and trunk.srtp_allowed)
@@ -243,10 +244,12 @@ class B2bua:
         active.report.finish("cleared", status=response.status_code, reason="BYE")
 
     def _build_invite(
-        self, report: CallReport, trunk: TrunkConfig, connection: SipConnection, offer: bytes
+        self, report: CallReport, trunk: TrunkConfig, connection: SipChannel, offer: bytes
     ) -> Request:
         remote_host, remote_port = connection.remote
-        uri = SipUri.parse(f"sip:{report.called}@{remote_host}:{remote_port};transport=tls")
+        uri = SipUri.parse(
+            f"sip:{report.called}@{remote_host}:{remote_port}{_transport_param(connection)}"
+        )
         local_tag = secrets.token_hex(6)
         headers = Headers()
         headers.add("Via", str(self._via(connection)))
@@ -258,7 +261,7 @@ class B2bua:
         headers.add("To", f"<sip:{report.called}@{remote_host}>")
         headers.add("Call-ID", report.call_id)
         headers.add("CSeq", "101 INVITE")
-        headers.add("Contact", self._contact(report.calling))
+        headers.add("Contact", self._contact(report.calling, connection))
         headers.add("Allow", ALLOWED_METHODS)
         headers.add("User-Agent", "tlstrunk")
         headers.add("Content-Type", "application/sdp")
@@ -267,7 +270,7 @@ class B2bua:
     # -- inbound requests -------------------------------------------------------
 
     def on_request(
-        self, request: Request, connection: SipConnection, transaction: ServerTransaction | None
+        self, request: Request, connection: SipChannel, transaction: ServerTransaction | None
     ) -> None:
         """Handle a new request from the transaction layer."""
         if transaction is None:
@@ -297,7 +300,7 @@ class B2bua:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer_invite(
-        self, request: Request, connection: SipConnection, transaction: ServerTransaction
+        self, request: Request, connection: SipChannel, transaction: ServerTransaction
     ) -> None:
         snapshot = self._snapshot()
         called = request.uri.user or ""
@@ -318,7 +321,7 @@ class B2bua:
         if matched is None or matched.target[0] != "dn":
             self._reject(report, transaction, request, 404, "Not Found")
             return
-        encrypted = self._signalling_encrypted(trunk)
+        encrypted = self._signalling_encrypted(trunk, connection)
         report.signalling_encrypted = encrypted
         phone = self.phone(matched.target[1])
         try:
@@ -336,7 +339,7 @@ class B2bua:
         ok = make_response(
             request, 200, to_tag=local_tag, body=answer.body, content_type="application/sdp"
         )
-        ok.headers.add("Contact", self._contact(phone.number))
+        ok.headers.add("Contact", self._contact(phone.number, connection))
         ok.headers.add("Allow", ALLOWED_METHODS)
         dialog = Dialog.from_uas(request, local_tag)
         self._dialogs[dialog.dialog_id] = _ActiveDialog(dialog, connection, report, asyncio.Event())
@@ -395,26 +398,37 @@ class B2bua:
 
     # -- helpers ------------------------------------------------------------------
 
-    def _via(self, connection: SipConnection) -> Via:
+    def _port(self, connection: SipChannel) -> int:
+        return self._node.sip_ports.get(connection.transport, connection.local[1])
+
+    def _via(self, connection: SipChannel) -> Via:
+        # RFC 3581: ask a UDP peer to answer to the port the request came from.
+        rport = ";rport" if connection.transport == "UDP" else ""
         return Via.parse(
-            f"SIP/2.0/TLS {self._node.address}:{self._node.sip_port};branch={new_branch()}"
+            f"SIP/2.0/{connection.transport} {self._node.address}:{self._port(connection)}"
+            f";branch={new_branch()}{rport}"
         )
 
-    def _contact(self, number: str) -> str:
-        return f"<sip:{number}@{self._node.address}:{self._node.sip_port};transport=tls>"
+    def _contact(self, number: str, connection: SipChannel) -> str:
+        host = f"{self._node.address}:{self._port(connection)}"
+        return f"<sip:{number}@{host}{_transport_param(connection)}>"
 
     @staticmethod
-    def _signalling_encrypted(trunk: TrunkConfig) -> bool:
-        return trunk.profile.device_security_mode is DeviceSecurityMode.ENCRYPTED
+    def _signalling_encrypted(trunk: TrunkConfig, connection: SipChannel) -> bool:
+        """Return whether SDES keys may cross this hop: TLS under an Encrypted profile."""
+        return (
+            connection.tls is not None
+            and trunk.profile.device_security_mode is DeviceSecurityMode.ENCRYPTED
+        )
 
-    def _describe_connection(self, report: CallReport, connection: SipConnection) -> None:
+    def _describe_connection(self, report: CallReport, connection: SipChannel) -> None:
         tls = connection.tls
         report.connection = {
             "id": connection.id,
             "direction": connection.direction,
             "local": f"{connection.local[0]}:{connection.local[1]}",
             "remote": f"{connection.remote[0]}:{connection.remote[1]}",
-            "transport": "TLS over TCP",
+            "transport": "TLS over TCP" if connection.transport == "TLS" else connection.transport,
             "tls_version": tls.version if tls else None,
             "cipher": tls.cipher if tls else None,
         }
@@ -483,6 +497,13 @@ class B2bua:
         """Cancel calls still being answered."""
         for task in list(self._tasks):
             task.cancel()
+
+
+def _transport_param(connection: SipChannel) -> str:
+    """Return the URI parameter naming a stream transport; UDP is the default and has none."""
+    if connection.transport == "UDP":
+        return ""
+    return f";transport={connection.transport.lower()}"
 
 
 def pending_request(transaction: ServerTransaction) -> Request:

@@ -19,7 +19,7 @@ from tlstrunk.callcontrol.b2bua import B2bua, NodeIdentity
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections
-from tlstrunk.config.enums import TlsPolicy, Transport
+from tlstrunk.config.enums import TlsPolicy
 from tlstrunk.config.snapshot import ConfigSnapshot
 from tlstrunk.config.store import ConfigStore
 from tlstrunk.config.validate import legacy_policy_warning
@@ -33,14 +33,15 @@ from tlstrunk.pki.explain import explain_ssl_error
 from tlstrunk.pki.names import openssl_style_subject
 from tlstrunk.pki.store import CertificateStore
 from tlstrunk.sip.message import Message
-from tlstrunk.transport.connection import SipConnection
+from tlstrunk.transport.connection import SipChannel, SipConnection
+from tlstrunk.transport.listener import Rejection, StreamListener
 from tlstrunk.transport.tls import (
     TlsConfigurationError,
     TlsIdentity,
     build_client_context,
     build_server_context,
 )
-from tlstrunk.transport.tls_server import Rejection, TlsListener
+from tlstrunk.transport.udp import UdpEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,8 @@ class Node:
         self._passphrase = passphrase
         self.trace = TraceWriter(paths.trace_text, paths.trace_json)
         self._snapshot: ConfigSnapshot | None = None
-        self._listeners: list[tuple[str, int, TlsListener]] = []
+        self._listeners: list[tuple[str, int, StreamListener]] = []
+        self._udp: UdpEndpoint | None = None
         #: Server and client contexts by TLS policy, for the policies the profiles use.
         self._contexts: dict[str, tuple[ssl.SSLContext, ssl.SSLContext]] = {}
         self._identity_seen: tuple[str, int] = ("", 0)
@@ -212,14 +214,12 @@ class Node:
             )
         self._load_contexts()
         self._warn_legacy_profiles()
-        listen_ports = sorted(
-            {
-                port
-                for transport, port, _profiles in self._snapshot.listeners()
-                if transport is Transport.TLS
-            }
+        listeners = sorted(
+            {(str(transport), port) for transport, port, _profiles in self._snapshot.listeners()}
         )
-        sip_port = listen_ports[0] if listen_ports else 5061
+        sip_ports: dict[str, int] = {}
+        for transport, port in listeners:
+            sip_ports.setdefault(transport, port)
         self._trunks = TrunkConnections(
             node_address=node.address,
             snapshot=lambda: self.snapshot,
@@ -227,36 +227,50 @@ class Node:
             make_connection=self._make_connection,
             on_rejected=self._on_rejected,
             record_peer=self._record_peer,
+            udp_endpoint=lambda: self._udp,
             trace=self.trace,
         )
         self._b2bua = B2bua(
-            node=NodeIdentity(node.name, node.address, sip_port),
+            node=NodeIdentity(node.name, node.address, sip_ports),
             stack=self._stack,
             trunks=self._trunks,
             snapshot=lambda: self.snapshot,
             own_certificate=lambda: self._own_certificate,
             trace=self.trace,
         )
-        for port in listen_ports:
-            listener = TlsListener(
-                context=self._current_server_context,
-                make_connection=self._make_connection,
-                check=self._trunks.check_inbound,
-                on_rejected=self._on_rejected,
-                trace=self.trace,
-            )
+        for transport, port in listeners:
             try:
-                await listener.start(node.address, port)
+                await self._listen(transport, node.address, port)
             except OSError as exc:
                 raise NodeStartError(
                     _(
-                        "Cannot listen for SIP over TLS on {address}:{port}: {error}. Stop the "
-                        "program using that port or change the profile's incoming port."
-                    ).format(address=node.address, port=port, error=exc)
+                        "Cannot listen for SIP over {transport} on {address}:{port}: {error}. "
+                        "Stop the program using that port or change the profile's incoming port."
+                    ).format(transport=transport, address=node.address, port=port, error=exc)
                 ) from exc
-            self._listeners.append((node.address, port, listener))
         self.trace.info("CallManager", "Node %s started on %s", node.name, node.address)
         self._expiry_task = asyncio.get_running_loop().create_task(self._watch_expiry())
+
+    async def _listen(self, transport: str, address: str, port: int) -> None:
+        assert self._trunks is not None
+        if transport == "UDP":
+            endpoint = UdpEndpoint(
+                on_message=self._stack.handle_message,
+                check=self._trunks.check_udp,
+                trace=self.trace,
+            )
+            await endpoint.start(address, port)
+            self._udp = endpoint
+            return
+        listener = StreamListener(
+            context=self._current_server_context if transport == "TLS" else None,
+            make_connection=self._make_connection,
+            check=self._trunks.check_inbound,
+            on_rejected=self._on_rejected,
+            trace=self.trace,
+        )
+        await listener.start(address, port)
+        self._listeners.append((address, port, listener))
 
     async def stop(self) -> None:
         """Close listeners and connections."""
@@ -264,6 +278,8 @@ class Node:
             self._expiry_task.cancel()
         for _address, _port, listener in self._listeners:
             await listener.stop()
+        if self._udp is not None:
+            self._udp.stop()
         if self._b2bua is not None:
             await self._b2bua.stop()
         for connection in list(self._connections.values()):
@@ -329,11 +345,11 @@ class Node:
     def _on_rejected(self, rejection: Rejection) -> None:
         self.rejections.append(rejection)
 
-    def _on_request(self, request: Any, connection: SipConnection, transaction: Any) -> None:
+    def _on_request(self, request: Any, connection: SipChannel, transaction: Any) -> None:
         assert self._b2bua is not None
         self._b2bua.on_request(request, connection, transaction)
 
-    def _observe(self, direction: str, connection: SipConnection, message: Message) -> None:
+    def _observe(self, direction: str, connection: SipChannel, message: Message) -> None:
         if self._b2bua is not None:
             self._b2bua.observe(direction, connection, message)
 
@@ -361,11 +377,23 @@ class Node:
                 {
                     "address": address,
                     "port": port,
-                    "transport": "TLS",
+                    "transport": listener.transport,
                     "handshakes": listener.handshakes,
                 }
                 for address, port, listener in self._listeners
-            ],
+            ]
+            + (
+                [
+                    {
+                        "address": self._udp.local[0],
+                        "port": self._udp.local[1],
+                        "transport": "UDP",
+                        "dropped": self._udp.dropped,
+                    }
+                ]
+                if self._udp is not None
+                else []
+            ),
             "trunks": [
                 {
                     "name": trunk.name,

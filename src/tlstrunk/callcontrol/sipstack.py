@@ -25,12 +25,12 @@ from tlstrunk.sip.transaction import (
     TransactionTerminated,
     TransactionTimeout,
 )
-from tlstrunk.transport.connection import SipConnection
+from tlstrunk.transport.connection import SipChannel
 
 logger = logging.getLogger(__name__)
 
 ProvisionalCallback = Callable[[Response], None]
-MessageObserver = Callable[[str, SipConnection, Message], None]
+MessageObserver = Callable[[str, SipChannel, Message], None]
 
 
 class RequestFailed(Exception):
@@ -39,14 +39,14 @@ class RequestFailed(Exception):
 
 @dataclass
 class _ClientContext:
-    connection: SipConnection
+    connection: SipChannel
     future: asyncio.Future[Response]
     on_provisional: ProvisionalCallback | None
 
 
 @dataclass
 class _ServerContext:
-    connection: SipConnection
+    connection: SipChannel
     request: Request
     acks: list[Request] = field(default_factory=list)
 
@@ -67,7 +67,7 @@ class SipStack:
         self,
         *,
         trace: TraceWriter,
-        on_request: Callable[[Request, SipConnection, ServerTransaction | None], None],
+        on_request: Callable[[Request, SipChannel, ServerTransaction | None], None],
         observe: MessageObserver | None = None,
     ) -> None:
         self._trace = trace
@@ -88,20 +88,20 @@ class SipStack:
     def send_request(
         self,
         request: Request,
-        connection: SipConnection,
+        connection: SipChannel,
         *,
         on_provisional: ProvisionalCallback | None = None,
     ) -> asyncio.Future[Response]:
         """Start a client transaction; the future resolves with the final response."""
         loop = asyncio.get_running_loop()
-        transaction = ClientTransaction(request, reliable=True, now=loop.time())
+        transaction = ClientTransaction(request, reliable=connection.reliable, now=loop.time())
         future: asyncio.Future[Response] = loop.create_future()
         self._clients[transaction] = _ClientContext(connection, future, on_provisional)
         self._table.add_client(transaction)
         self._process_client(transaction, transaction.start())
         return future
 
-    def send_stateless(self, message: Message, connection: SipConnection) -> None:
+    def send_stateless(self, message: Message, connection: SipChannel) -> None:
         """Send a message outside any transaction (an ACK to a 2xx, for instance)."""
         self._send(connection, message)
 
@@ -166,7 +166,7 @@ class SipStack:
 
     # -- incoming messages ----------------------------------------------------
 
-    def handle_message(self, connection: SipConnection, message: Message) -> None:
+    def handle_message(self, connection: SipChannel, message: Message) -> None:
         """Dispatch one message read from ``connection``."""
         if self._observe is not None:
             self._observe("in", connection, message)
@@ -191,12 +191,12 @@ class SipStack:
         if message.method == "ACK":
             self._on_request(message, connection, None)
             return
-        transaction = ServerTransaction(message, reliable=True, now=now)
+        transaction = ServerTransaction(message, reliable=connection.reliable, now=now)
         self._servers[transaction] = _ServerContext(connection, message)
         self._table.add_server(transaction)
         self._on_request(message, connection, transaction)
 
-    def connection_closed(self, connection: SipConnection, reason: str) -> None:
+    def connection_closed(self, connection: SipChannel, reason: str) -> None:
         """Fail every client transaction waiting on ``connection``."""
         for transaction, context in list(self._clients.items()):
             if context.connection is connection:
@@ -210,7 +210,7 @@ class SipStack:
 
     # -- plumbing -------------------------------------------------------------
 
-    def _send(self, connection: SipConnection, message: Message) -> None:
+    def _send(self, connection: SipChannel, message: Message) -> None:
         connection.send(message)
         if self._observe is not None:
             self._observe("out", connection, message)

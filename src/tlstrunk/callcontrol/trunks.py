@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
-from tlstrunk.config.enums import IncomingTransport, Transport
+from tlstrunk.config.enums import Transport
 from tlstrunk.config.snapshot import ConfigSnapshot
 from tlstrunk.config.values import TrunkConfig
 from tlstrunk.i18n import _
@@ -30,14 +30,15 @@ from tlstrunk.pki.names import (
     openssl_style_subject,
     parse_subject_names,
 )
-from tlstrunk.transport.connection import SipConnection
-from tlstrunk.transport.tls import build_probe_context
-from tlstrunk.transport.tls_server import (
+from tlstrunk.transport.connection import SipChannel, SipConnection
+from tlstrunk.transport.listener import (
     ConnectionRejected,
     Rejection,
     fetch_server_certificate,
-    open_tls_connection,
+    open_stream_connection,
 )
+from tlstrunk.transport.tls import build_probe_context
+from tlstrunk.transport.udp import UdpEndpoint
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +105,10 @@ class TrunkConnections:
         make_connection: Callable[[str], SipConnection],
         on_rejected: Callable[[Rejection], None],
         record_peer: Callable[[str, x509.Certificate], None],
+        udp_endpoint: Callable[[], UdpEndpoint | None],
         trace: TraceWriter,
     ) -> None:
+        self._udp_endpoint = udp_endpoint
         self._node_address = node_address
         self._record_peer = record_peer
         self._snapshot = snapshot
@@ -113,15 +116,21 @@ class TrunkConnections:
         self._make_connection = make_connection
         self._on_rejected = on_rejected
         self._trace = trace
-        self._outbound: dict[str, SipConnection] = {}
+        self._outbound: dict[str, SipChannel] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.peers: dict[int, PeerCertificate] = {}
         self.handshakes = 0
 
     # -- outbound -------------------------------------------------------------
 
-    async def connection_for(self, trunk: TrunkConfig) -> SipConnection:
-        """Return the trunk's open connection, opening one if none is open."""
+    async def connection_for(self, trunk: TrunkConfig) -> SipChannel:
+        """Return the trunk's open connection, opening one if none is open.
+
+        A UDP trunk gets the channel to its first destination through the
+        node's UDP socket.
+        """
+        if trunk.profile.outgoing_transport is Transport.UDP:
+            return self._udp_channel(trunk)
         existing = self._outbound.get(trunk.name)
         if existing is not None and existing.is_open:
             return existing
@@ -134,19 +143,22 @@ class TrunkConnections:
             self._outbound[trunk.name] = connection
             return connection
 
-    async def _open(self, trunk: TrunkConfig) -> SipConnection:
-        profile = trunk.profile
-        if profile.outgoing_transport is not Transport.TLS:
+    def _udp_channel(self, trunk: TrunkConfig) -> SipChannel:
+        endpoint = self._udp_endpoint()
+        if endpoint is None or not endpoint.is_open:
             raise TrunkUnavailable(
                 "outgoing transport",
                 _(
-                    "Trunk {trunk} uses profile '{profile}' whose outgoing transport is "
-                    "{transport}; this release places trunk calls over TLS only. Set the "
-                    "profile's outgoing transport to TLS."
-                ).format(
-                    trunk=trunk.name, profile=profile.name, transport=profile.outgoing_transport
-                ),
+                    "Trunk {trunk} sends over UDP but the node has no UDP socket; give its "
+                    "profile '{profile}' an incoming transport of UDP or TCP+UDP."
+                ).format(trunk=trunk.name, profile=trunk.profile.name),
             )
+        destination = trunk.destinations[0]
+        channel = endpoint.channel((destination.address, destination.port))
+        channel.trunk_name = trunk.name
+        return channel
+
+    async def _open(self, trunk: TrunkConfig) -> SipConnection:
         failures: list[TrunkUnavailable] = []
         for destination in trunk.destinations:
             try:
@@ -163,22 +175,25 @@ class TrunkConnections:
         raise failures[-1]
 
     async def _open_destination(self, trunk: TrunkConfig, host: str, port: int) -> SipConnection:
+        secure = trunk.profile.outgoing_transport is Transport.TLS
         self._trace.info(
             "SIPHandler",
-            "Trunk %s: creating TLS connection from %s to %s:%d",
+            "Trunk %s: creating %s connection from %s to %s:%d",
             trunk.name,
+            "TLS" if secure else "TCP",
             self._node_address,
             host,
             port,
         )
         connection = self._make_connection("outbound")
-        self.handshakes += 1
+        if secure:
+            self.handshakes += 1
         try:
-            await open_tls_connection(
+            await open_stream_connection(
                 host=host,
                 port=port,
                 local_address=self._node_address,
-                context=self._client_context(trunk),
+                context=self._client_context(trunk) if secure else None,
                 connection=connection,
             )
         except ssl.SSLError as exc:
@@ -202,15 +217,17 @@ class TrunkConnections:
                     "the far node is running and listens for TLS on that address and port."
                 ).format(host=host, port=port, trunk=trunk.name, error=exc),
             ) from exc
-        try:
-            peer = self._check_peer_name(connection, trunk)
-        except ConnectionRejected as rejected:
-            connection.close(f"rejected: {rejected.check}")
-            self._report_outbound_rejection(host, port, rejected.check, rejected.detail)
-            raise TrunkUnavailable(rejected.check, rejected.detail) from rejected
         connection.trunk_name = trunk.name
-        self.peers[connection.id] = peer
-        self._trace_connection(connection, trunk, peer)
+        if secure:
+            try:
+                peer = self._check_peer_name(connection, trunk)
+            except ConnectionRejected as rejected:
+                connection.close(f"rejected: {rejected.check}")
+                self._report_outbound_rejection(host, port, rejected.check, rejected.detail)
+                raise TrunkUnavailable(rejected.check, rejected.detail) from rejected
+            self.peers[connection.id] = peer
+            self._trace_certificate(connection, peer)
+        self._trace_connection(connection, trunk)
         connection.accept()
         return connection
 
@@ -241,15 +258,37 @@ class TrunkConnections:
     # -- inbound --------------------------------------------------------------
 
     def check_inbound(self, connection: SipConnection) -> None:
-        """Accept an inbound TLS connection for the trunk its source address belongs to.
+        """Accept an inbound TLS or TCP connection for the trunk its source address belongs to.
 
         Raises:
             ConnectionRejected: no trunk has that address, the trunk's profile does
-                not take TLS on this port, or the certificate name does not match.
+                not take this transport on this port, or (TLS) the certificate name
+                does not match.
         """
-        snapshot = self._snapshot()
-        source = connection.remote[0]
-        trunk = snapshot.trunk_for_source(source)
+        trunk = self._inbound_trunk(connection.remote, connection.local[1], connection.transport)
+        connection.trunk_name = trunk.name
+        if connection.transport == "TLS":
+            peer = self._check_peer_name(connection, trunk)
+            self.peers[connection.id] = peer
+            self._trace_certificate(connection, peer)
+        self._trace_connection(connection, trunk)
+
+    def check_udp(self, channel: SipChannel) -> str | None:
+        """Return why a new UDP peer is not accepted, or ``None`` to accept it."""
+        try:
+            trunk = self._inbound_trunk(channel.remote, channel.local[1], "UDP")
+        except ConnectionRejected as rejected:
+            rejection = Rejection(
+                "inbound", channel.local, channel.remote, rejected.check, rejected.detail
+            )
+            self._on_rejected(rejection)
+            return rejected.detail
+        channel.trunk_name = trunk.name
+        return None
+
+    def _inbound_trunk(self, remote: tuple[str, int], port: int, transport: str) -> TrunkConfig:
+        source = remote[0]
+        trunk = self._snapshot().trunk_for_source(source)
         if trunk is None:
             raise ConnectionRejected(
                 "source address",
@@ -259,28 +298,24 @@ class TrunkConnections:
                 ).format(source=source),
             )
         profile = trunk.profile
-        if (
-            profile.incoming_transport is not IncomingTransport.TLS
-            or profile.incoming_port != connection.local[1]
-        ):
+        accepted = {str(t) for t in profile.incoming_transport.transports}
+        if transport not in accepted or profile.incoming_port != port:
             raise ConnectionRejected(
                 "incoming transport",
                 _(
-                    "Trunk {trunk} uses profile '{profile}', which takes {transport} on port "
-                    "{port}, not TLS on port {local}; set its incoming transport to TLS and "
-                    "its incoming port to {local}."
+                    "Trunk {trunk} uses profile '{profile}', which takes {incoming} on port "
+                    "{port}, not {transport} on port {local}; set its incoming transport and "
+                    "incoming port to match, or send to the port it listens on."
                 ).format(
                     trunk=trunk.name,
                     profile=profile.name,
-                    transport=profile.incoming_transport,
+                    incoming=profile.incoming_transport,
                     port=profile.incoming_port,
-                    local=connection.local[1],
+                    transport=transport,
+                    local=port,
                 ),
             )
-        peer = self._check_peer_name(connection, trunk)
-        connection.trunk_name = trunk.name
-        self.peers[connection.id] = peer
-        self._trace_connection(connection, trunk, peer)
+        return trunk
 
     # -- shared ---------------------------------------------------------------
 
@@ -315,20 +350,21 @@ class TrunkConnections:
         self._record_peer(trunk.name, certificate)
         return describe_peer(der, matched)
 
-    def _trace_connection(
-        self, connection: SipConnection, trunk: TrunkConfig, peer: PeerCertificate
-    ) -> None:
-        tls = connection.tls
+    def _trace_connection(self, connection: SipConnection, trunk: TrunkConfig) -> None:
         self._trace.info(
             "SIPHandler",
-            "Connection created: index=%d trunk=%s local=%s:%d remote=%s:%d transport=TLS over TCP",
+            "Connection created: index=%d trunk=%s local=%s:%d remote=%s:%d transport=%s",
             connection.id,
             trunk.name,
             connection.local[0],
             connection.local[1],
             connection.remote[0],
             connection.remote[1],
+            "TLS over TCP" if connection.transport == "TLS" else connection.transport,
         )
+
+    def _trace_certificate(self, connection: SipConnection, peer: PeerCertificate) -> None:
+        tls = connection.tls
         self._trace.info(
             "SIPHandler",
             "Certificate indication: remote=%s:%d subject=%s SAN=%s issuer=%s cipher=%s "
@@ -343,13 +379,13 @@ class TrunkConnections:
             peer.matched_name,
         )
 
-    def forget(self, connection: SipConnection) -> None:
+    def forget(self, connection: SipChannel) -> None:
         """Drop a closed connection from the tables."""
         self.peers.pop(connection.id, None)
         for name, known in list(self._outbound.items()):
             if known is connection:
                 del self._outbound[name]
 
-    def outbound_connections(self) -> dict[str, SipConnection]:
+    def outbound_connections(self) -> dict[str, SipChannel]:
         """Return the open outbound connection of each trunk, by trunk name."""
         return {name: conn for name, conn in self._outbound.items() if conn.is_open}

@@ -1,4 +1,4 @@
-"""SIP over a TLS byte stream: one asyncio protocol per connection.
+"""SIP over a TLS or TCP byte stream: one asyncio protocol per connection.
 
 The protocol only moves bytes.  It feeds what arrives to the sans-IO
 :class:`~tlstrunk.sip.framing.StreamFramer`, hands whole messages to the
@@ -15,7 +15,7 @@ import logging
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import cast
+from typing import Protocol, cast
 
 from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.sip.errors import FramingError
@@ -33,6 +33,34 @@ logger = logging.getLogger(__name__)
 _connection_ids = itertools.count(1)
 
 Address = tuple[str, int]
+
+
+class SipChannel(Protocol):
+    """What the transaction layer and the B2BUA need of a path to a peer.
+
+    A TLS or TCP :class:`SipConnection` and a UDP channel both provide it.
+    """
+
+    id: int
+    direction: str
+    local: Address
+    remote: Address
+    transport: str
+    trunk_name: str | None
+    close_reason: str | None
+
+    @property
+    def tls(self) -> TlsSessionInfo | None: ...
+
+    @property
+    def reliable(self) -> bool: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def send(self, message: Message) -> None: ...
+
+    def close(self, reason: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,8 @@ class SipConnection(asyncio.Protocol):
         self.tls: TlsSessionInfo | None = None
         self.trunk_name: str | None = None
         self.close_reason: str | None = None
+        #: "TLS" or "TCP"; set by whoever opens or accepts the connection.
+        self.transport = "TLS"
         self._on_message = on_message
         self._on_closed = on_closed
         self._trace = trace
@@ -127,6 +157,11 @@ class SipConnection(asyncio.Protocol):
         self._on_closed(self, exc)
 
     # -- owner API --------------------------------------------------------
+
+    @property
+    def reliable(self) -> bool:
+        """Streams deliver in order without loss, so transactions never retransmit."""
+        return True
 
     @property
     def is_open(self) -> bool:

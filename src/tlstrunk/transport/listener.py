@@ -1,4 +1,4 @@
-"""Inbound and outbound TLS connections for SIP trunks.
+"""Inbound and outbound stream connections (TLS or plain TCP) for SIP trunks.
 
 The listener accepts TCP sockets itself and wraps each one with
 ``loop.connect_accepted_socket(..., ssl=...)`` instead of passing ``ssl=`` to
@@ -81,13 +81,14 @@ def classify_handshake_error(exc: BaseException) -> str:
     return "TLS handshake"
 
 
-class TlsListener:
-    """Listens for SIP over TLS on one address and port.
+class StreamListener:
+    """Listens for SIP over TLS, or over plain TCP, on one address and port.
 
     Args:
         context: returns the server context for a handshake with the given peer
             address, so that a new certificate applies to new connections without a
-            restart and each trunk's TLS policy applies to its peer.
+            restart and each trunk's TLS policy applies to its peer; ``None`` for
+            plain TCP.
         make_connection: builds the :class:`SipConnection` for an accepted stream.
         check: runs after the handshake; raises :class:`ConnectionRejected` to refuse.
         on_rejected: called with every rejected connection.
@@ -97,13 +98,14 @@ class TlsListener:
     def __init__(
         self,
         *,
-        context: Callable[[Address], ssl.SSLContext],
+        context: Callable[[Address], ssl.SSLContext] | None,
         make_connection: ConnectionFactory,
         check: AcceptCheck,
         on_rejected: Callable[[Rejection], None],
         trace: TraceWriter,
     ) -> None:
         self._context = context
+        self.transport = "TCP" if context is None else "TLS"
         self._make_connection = make_connection
         self._check = check
         self._on_rejected = on_rejected
@@ -127,7 +129,9 @@ class TlsListener:
             raise
         self._socket = listening
         self._accept_task = asyncio.get_running_loop().create_task(self._accept_loop(listening))
-        self._trace.info("SIPHandler", "Listening for SIP over TLS on %s:%d", host, port)
+        self._trace.info(
+            "SIPHandler", "Listening for SIP over %s on %s:%d", self.transport, host, port
+        )
 
     async def stop(self) -> None:
         """Stop listening and cancel handshakes still in progress."""
@@ -160,14 +164,18 @@ class TlsListener:
         remote: Address = _address(accepted.getpeername())
         connection = self._make_connection("inbound")
         connection.local, connection.remote = local, remote
-        self.handshakes += 1
+        connection.transport = self.transport
         try:
-            await loop.connect_accepted_socket(
-                lambda: connection,
-                accepted,
-                ssl=self._context(remote),
-                ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
-            )
+            if self._context is None:
+                await loop.connect_accepted_socket(lambda: connection, accepted)
+            else:
+                self.handshakes += 1
+                await loop.connect_accepted_socket(
+                    lambda: connection,
+                    accepted,
+                    ssl=self._context(remote),
+                    ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
+                )
         except (ssl.SSLError, OSError, TimeoutError, ConnectionError) as exc:
             accepted.close()
             connection.close_reason = "TLS handshake failed"
@@ -223,17 +231,24 @@ def explain_handshake_failure(exc: BaseException, fallback: str) -> str:
     return fallback or repr(exc)
 
 
-async def open_tls_connection(
+async def open_stream_connection(
     *,
     host: str,
     port: int,
     local_address: str | None,
-    context: ssl.SSLContext,
+    context: ssl.SSLContext | None,
     connection: SipConnection,
 ) -> SipConnection:
-    """Connect to ``host:port`` over TLS; raises ``ssl.SSLError`` or ``OSError`` on failure."""
+    """Connect to ``host:port`` over TLS, or plain TCP when ``context`` is ``None``.
+
+    Raises ``ssl.SSLError`` or ``OSError`` on failure.
+    """
     loop = asyncio.get_running_loop()
     local_addr = (local_address, 0) if local_address else None
+    if context is None:
+        connection.transport = "TCP"
+        await loop.create_connection(lambda: connection, host, port, local_addr=local_addr)
+        return connection
     await loop.create_connection(
         lambda: connection,
         host,
