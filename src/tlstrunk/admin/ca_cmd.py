@@ -73,9 +73,26 @@ def report_errors() -> Iterator[None]:
     """Print a PKI, input or file error on standard error and exit with status 1."""
     try:
         yield
-    except (PkiError, ValueError, OSError) as exc:
+    except OSError as exc:
+        typer.echo(_("Error: {message}").format(message=describe_os_error(exc)), err=True)
+        raise typer.Exit(1) from exc
+    except (PkiError, ValueError) as exc:
         typer.echo(_("Error: {message}").format(message=exc), err=True)
         raise typer.Exit(1) from exc
+
+
+def describe_os_error(exc: OSError) -> str:
+    """Describe a file error in a sentence that names the file and the fix."""
+    name = exc.filename or _("the file")
+    if isinstance(exc, FileNotFoundError):
+        return _("{name} does not exist; check the path.").format(name=name)
+    if isinstance(exc, IsADirectoryError):
+        return _("{name} is a directory; give a file.").format(name=name)
+    if isinstance(exc, FileExistsError):
+        return _("{name} already exists; choose another path.").format(name=name)
+    if isinstance(exc, PermissionError):
+        return _("Permission denied on {name}; check its owner and mode.").format(name=name)
+    return _("{name}: {reason}").format(name=name, reason=exc.strerror or exc)
 
 
 def write_output(data: bytes, out: Path | None, encoding: str = "pem") -> None:

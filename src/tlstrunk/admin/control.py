@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import socket
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ class ControlServer:
             return node.status()
         if op == "call":
             hold = float(request.get("hold", 1.0))
-            if not 0 <= hold <= MAX_HOLD:
+            if not math.isfinite(hold) or not 0 <= hold <= MAX_HOLD:
                 raise ValueError(f"hold {hold} is outside 0 to {MAX_HOLD:.0f} seconds")
             report = await node.place_call(str(request["from"]), str(request["to"]), hold)
             return report.to_dict()

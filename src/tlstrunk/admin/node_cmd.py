@@ -16,6 +16,8 @@ from rich.console import Console
 
 from tlstrunk.admin.control import ControlError, ControlServer, control_request
 from tlstrunk.callcontrol.node import Node, NodeStartError
+from tlstrunk.config.errors import ConfigError
+from tlstrunk.config.store import ConfigStore
 from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
 from tlstrunk.pki.errors import PkiError
@@ -94,6 +96,33 @@ def run(
         raise typer.Exit(1) from exc
 
 
+@app.command("set")
+def set_node(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Option(help="Node name, e.g. CUCMA; peers expect it as CN.")],
+    address: Annotated[str, typer.Option(help="IP address the node listens and connects on.")],
+    description: Annotated[str, typer.Option(help="Free text.")] = "",
+) -> None:
+    """Set the node's name and address in its configuration database."""
+    paths = NodePaths(node_dir)
+    paths.root.mkdir(parents=True, exist_ok=True)
+    try:
+        store = ConfigStore(paths.config_db)
+        try:
+            store.set_node(name, address, description)
+        finally:
+            store.close()
+    except ConfigError as exc:
+        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        _("Node {name} at {address} set in {path}.").format(
+            name=name, address=address, path=paths.config_db
+        ),
+        highlight=False,
+    )
+
+
 @app.command("status")
 def status(node_dir: NodeDir) -> None:
     """Show a running node's listeners, trunk connections and refused connections."""
@@ -110,7 +139,9 @@ def call(
     node_dir: NodeDir,
     calling: Annotated[str, typer.Option("--from", help="Local directory number that calls.")],
     dialled: Annotated[str, typer.Option("--to", help="Digits it dials.")],
-    hold: Annotated[float, typer.Option(help="Seconds the call stays up before BYE.")] = 1.0,
+    hold: Annotated[
+        float, typer.Option(min=0, max=3600, help="Seconds the call stays up before BYE.")
+    ] = 1.0,
 ) -> None:
     """Place a call from a running node's virtual phone and print its report as JSON."""
     try:
@@ -135,3 +166,4 @@ def stop(node_dir: NodeDir) -> None:
     except ControlError as exc:
         err_console.print(f"[red]{_('Error')}:[/red] {exc}")
         raise typer.Exit(1) from exc
+    console.print(_("The node in {dir} is stopping.").format(dir=node_dir), highlight=False)

@@ -39,6 +39,7 @@ from tlstrunk.transport.tls import (
     TlsConfigurationError,
     TlsIdentity,
     build_client_context,
+    build_probe_context,
     build_server_context,
 )
 from tlstrunk.transport.udp import UdpEndpoint
@@ -69,6 +70,7 @@ class Node:
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, StreamListener]] = []
         self._udp: UdpEndpoint | None = None
+        self._tls_identity: TlsIdentity | None = None
         #: Server and client contexts by TLS policy, for the policies the profiles use.
         self._contexts: dict[str, tuple[ssl.SSLContext, ssl.SSLContext]] = {}
         self._identity_seen: tuple[str, int] = ("", 0)
@@ -138,6 +140,7 @@ class Node:
 
     def _load_contexts(self) -> None:
         identity = self._identity()
+        self._tls_identity = identity
         contexts = {
             policy: (
                 build_server_context(identity, policy),
@@ -209,7 +212,7 @@ class Node:
             raise NodeStartError(
                 _(
                     "The configuration at {path} names no node; set the node's name and "
-                    "address first."
+                    "address with 'tlstrunk node set --node-dir DIR --name NAME --address IP'."
                 ).format(path=self.paths.config_db)
             )
         self._load_contexts()
@@ -228,6 +231,7 @@ class Node:
             on_rejected=self._on_rejected,
             record_peer=self._record_peer,
             udp_endpoint=lambda: self._udp,
+            probe_context=lambda: build_probe_context(self._tls_identity),
             trace=self.trace,
         )
         self._b2bua = B2bua(

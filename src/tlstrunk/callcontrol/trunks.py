@@ -37,7 +37,6 @@ from tlstrunk.transport.listener import (
     fetch_server_certificate,
     open_stream_connection,
 )
-from tlstrunk.transport.tls import build_probe_context
 from tlstrunk.transport.udp import UdpEndpoint
 
 logger = logging.getLogger(__name__)
@@ -106,8 +105,10 @@ class TrunkConnections:
         on_rejected: Callable[[Rejection], None],
         record_peer: Callable[[str, x509.Certificate], None],
         udp_endpoint: Callable[[], UdpEndpoint | None],
+        probe_context: Callable[[], ssl.SSLContext],
         trace: TraceWriter,
     ) -> None:
+        self._probe_context = probe_context
         self._udp_endpoint = udp_endpoint
         self._node_address = node_address
         self._record_peer = record_peer
@@ -233,7 +234,7 @@ class TrunkConnections:
 
     async def _describe_refused_server(self, host: str, port: int) -> str:
         der = await fetch_server_certificate(
-            host=host, port=port, local_address=self._node_address, context=build_probe_context()
+            host=host, port=port, local_address=self._node_address, context=self._probe_context()
         )
         if der is None:
             return ""

@@ -9,6 +9,7 @@ how a subject-name mismatch or an untrusted CA looks and what to change.
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -55,6 +56,7 @@ class CallOutcome:
 def prepare_directory(directory: Path) -> None:
     """Empty ``directory`` for a new run, refusing to touch anything the demo did not make."""
     if directory.exists():
+        _refuse_running_nodes(directory)
         if not directory.is_dir():
             raise DemoError(
                 _("{path} exists and is not a directory; choose another --dir.").format(
@@ -71,6 +73,25 @@ def prepare_directory(directory: Path) -> None:
         shutil.rmtree(directory)
     directory.mkdir(parents=True)
     (directory / MARKER).write_text("made by tlstrunk demo; a rerun deletes this directory\n")
+
+
+def _refuse_running_nodes(directory: Path) -> None:
+    """Raise DemoError when a node process from an earlier run still uses ``directory``."""
+    if not directory.is_dir():
+        return
+    for pid_file in sorted(directory.glob("*/node.pid")):
+        try:
+            pid = int(pid_file.read_text().strip())
+            os.kill(pid, 0)
+        except (ValueError, OSError):
+            continue
+        raise DemoError(
+            _(
+                "A node from an earlier demo still runs in {dir} (process {pid}); stop it with "
+                "'tlstrunk node stop --node-dir {dir}' or Ctrl-C in the demo that keeps it, "
+                "then run the demo again."
+            ).format(dir=pid_file.parent, pid=pid)
+        )
 
 
 def apply_breakage(topology: Topology, breakage: Breakage | None) -> Topology:

@@ -594,9 +594,19 @@ def _issued_from_json(item: dict[str, Any]) -> IssuedRecord:
     )
 
 
+#: Longest validity accepted, in days (about 100 years); datetime cannot go much past it.
+MAX_DAYS = 36_500
+
+
 def _check_days(days: int) -> None:
     if days < 1:
         raise ValueError(_("The validity must be at least 1 day, not {days}.").format(days=days))
+    if days > MAX_DAYS:
+        raise ValueError(
+            _("The validity of {days} days is too long; use at most {limit} days.").format(
+                days=days, limit=MAX_DAYS
+            )
+        )
 
 
 def _request_to_json(record: RequestRecord) -> dict[str, Any]:

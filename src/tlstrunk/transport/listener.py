@@ -76,7 +76,7 @@ def classify_handshake_error(exc: BaseException) -> str:
         return "certificate chain"
     if "unknown ca" in text or "bad certificate" in text or "certificate unknown" in text:
         return "certificate rejected by the peer"
-    if isinstance(exc, TimeoutError | asyncio.TimeoutError):
+    if isinstance(exc, TimeoutError | asyncio.TimeoutError) or _is_handshake_timeout(exc):
         return "handshake timeout"
     return "TLS handshake"
 
@@ -213,11 +213,16 @@ class StreamListener:
         self._on_rejected(Rejection("inbound", local, remote, check, detail))
 
 
+def _is_handshake_timeout(exc: BaseException) -> bool:
+    # asyncio and uvloop abort a slow handshake with ConnectionAbortedError and this text.
+    return "handshake is taking longer" in str(exc)
+
+
 def explain_handshake_failure(exc: BaseException, fallback: str) -> str:
     """Return a plain-language account of a failed server-side handshake."""
     if isinstance(exc, ssl.SSLError):
         return explain_ssl_error(exc, side="server")
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, TimeoutError) or _is_handshake_timeout(exc):
         return _(
             "The client did not finish the TLS handshake within {seconds:.0f} s; check that "
             "it speaks TLS to this port."

@@ -10,6 +10,7 @@ once the handshake is done, on both sides.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import warnings
 from dataclasses import dataclass
@@ -117,14 +118,22 @@ def build_client_context(identity: TlsIdentity, policy: str = MODERN) -> ssl.SSL
     return context
 
 
-def build_probe_context() -> ssl.SSLContext:
+def build_probe_context(identity: TlsIdentity | None = None) -> ssl.SSLContext:
     """Build a client context that accepts any server certificate, to read it for diagnostics.
 
     A node uses it only after a verified handshake failed, to name the
-    certificate it refused; no SIP is ever sent over such a connection.
+    certificate it refused; no SIP is ever sent over such a connection. With
+    ``identity`` the probe presents the node's own certificate, so that the far
+    node does not record a bogus "no client certificate" rejection.
     """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    if identity is not None:
+        # Without the node's certificate the probe still reads the server's.
+        with contextlib.suppress(OSError, ssl.SSLError):
+            context.load_cert_chain(
+                identity.certificate_chain, identity.private_key, password=identity.password
+            )
     return context
