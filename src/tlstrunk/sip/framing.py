@@ -55,8 +55,10 @@ class BadMessage:
     def try_make_response(self) -> Response | None:
         """Build the error response for a bad request, if enough headers survive.
 
-        Returns None for a bad response (it is discarded) or when Via, From, To,
-        Call-ID or CSeq cannot be recovered.
+        From, To, Call-ID and CSeq are copied as received, so a value that does
+        not parse (a Latin-1 display name, say) still gets its 400. Returns None
+        for a bad response (it is discarded), when one of those headers is
+        missing, or when the top Via, which routes the response, does not parse.
         """
         split = _HEAD_END_RE.search(self.data)
         head = self.data[: split.start()] if split else self.data
@@ -68,12 +70,10 @@ class BadMessage:
         if start_line.startswith("SIP/") or len(parts) < 2:
             return None
         stub = Request(parts[0], SipUri("sip", None, "invalid"), headers)
+        if any(headers.get(name) is None for name in ("From", "To", "Call-ID", "CSeq")):
+            return None
         try:
-            stub.top_via  # noqa: B018 - parsing checks that the values survive
-            stub.from_  # noqa: B018
-            stub.to  # noqa: B018
-            stub.cseq  # noqa: B018
-            stub.call_id  # noqa: B018
+            stub.top_via  # noqa: B018 - parsing checks that the response can be routed
         except (SipParseError, SipUsageError):
             return None
         return make_response(stub, self.error.status_code, self.error.reason)
