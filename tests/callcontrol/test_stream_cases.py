@@ -140,11 +140,11 @@ def test_invite_split_over_three_records(tmp_path: Path) -> None:
         ok = await peer.final_response()
         assert ok.startswith(b"SIP/2.0 200 OK")
         assert b"m=audio" in ok
+        reports = node.reports("split-three")
+        assert len(reports) == 1
+        assert reports[0].state == "connected"
 
-    node = run_against_node(tmp_path, scenario)
-    reports = node.reports("split-three")
-    assert len(reports) == 1
-    assert reports[0].state == "connected"
+    run_against_node(tmp_path, scenario)
 
 
 def test_options_without_content_length_gets_400(tmp_path: Path) -> None:
@@ -176,8 +176,60 @@ def test_utf8_display_name_reaches_trace(tmp_path: Path) -> None:
         ok = await peer.final_response()
         assert ok.startswith(b"SIP/2.0 200 OK")
         assert f'"{display}"'.encode() in ok
+        assert node.reports("utf8-name")[0].state == "connected"
 
-    node = run_against_node(tmp_path, scenario)
-    assert node.reports("utf8-name")[0].state == "connected"
+    run_against_node(tmp_path, scenario)
     trace = (tmp_path / "CUCM10" / "traces" / "sdl.txt").read_text(encoding="utf-8")
     assert f'From: "{display}" <sip:1018@127.0.0.203>' in trace
+
+
+def test_delayed_offer_invite_answered_with_offer(tmp_path: Path) -> None:
+    key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk"
+    answer = (
+        "v=0\r\no=caller 1 2 IN IP4 127.0.0.203\r\ns=-\r\nc=IN IP4 127.0.0.203\r\nt=0 0\r\n"
+        "m=audio 40000 RTP/SAVP 0\r\n"
+        f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\na=rtpmap:0 PCMU/8000\r\n"
+    ).encode()
+
+    async def scenario(node: Node, peer: Peer) -> None:
+        data = invite("delayed")
+        await peer.write(data[: data.index(b"Content-Type")] + b"Content-Length: 0\r\n\r\n")
+        ok = await peer.final_response()
+        assert ok.startswith(b"SIP/2.0 200 OK")
+        assert b"RTP/SAVP" in ok
+        assert b"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" in ok
+        ack = in_dialog("ACK", "delayed", to_tag(ok), 1)
+        ack = ack.replace(
+            b"Content-Length: 0\r\n\r\n",
+            b"Content-Type: application/sdp\r\nContent-Length: %d\r\n\r\n" % len(answer),
+        )
+        await peer.write(ack + answer)
+        await asyncio.sleep(0.2)
+        report = node.reports("delayed")[0]
+        assert report.state == "connected"
+        assert report.srtp_suite == "AES_CM_128_HMAC_SHA1_80"
+        assert report.secure
+
+    node = run_against_node(tmp_path, scenario)
+    assert node.reports("delayed")[0].state == "ended"
+
+
+def test_stopping_node_sends_bye(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        topology = example_topology_on_free_ports()
+        paths = provision_lab(tmp_path, topology)
+        a, b = Node(paths["CUCMA"]), Node(paths["CUCM10"])
+        await a.start()
+        await b.start()
+        try:
+            call = asyncio.create_task(a.place_call("1018", "9898", 30.0))
+            await asyncio.sleep(0.8)
+            await b.stop()
+            report = await asyncio.wait_for(call, 10)
+        finally:
+            await a.stop()
+        assert report.state == "cleared"
+        assert report.reason == "BYE from the far end"
+        assert b.reports(report.call_id)[0].state == "cleared"
+
+    asyncio.run(scenario())

@@ -65,6 +65,9 @@ class ControlServer:
                 await writer.drain()
         except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
             logger.info("control connection ended: %s", exc)
+        except asyncio.CancelledError:
+            # The node is stopping; end this connection without a traceback.
+            logger.debug("control connection closed because the node stops")
         finally:
             writer.close()
 

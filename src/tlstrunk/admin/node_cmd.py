@@ -55,9 +55,12 @@ async def _serve(paths: NodePaths, passphrase: bytes | None) -> None:
     try:
         await node.stopped.wait()
     finally:
-        await control.stop()
         node.stopped.clear()
+        # Stop the node first: its calls end with BYE, so a pending 'node call'
+        # still gets its report before the control socket closes.
         await node.stop()
+        await asyncio.sleep(0.1)
+        await control.stop()
         with contextlib.suppress(FileNotFoundError):
             paths.pid_file.unlink()
 

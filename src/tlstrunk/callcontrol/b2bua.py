@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tlstrunk.callcontrol.digits import AnalysisResult
-from tlstrunk.callcontrol.phones import MediaRejected, VirtualPhone
+from tlstrunk.callcontrol.phones import MediaAnswer, MediaRejected, VirtualPhone
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import RequestFailed, SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections, TrunkUnavailable
@@ -44,6 +44,8 @@ KEPT_REPORTS = 200
 RING_DELAY = 0.2
 #: Seconds an outbound INVITE waits for a final response.
 INVITE_TIMEOUT = 32.0
+#: Seconds a stopping node waits for the 200 to each BYE it sends.
+STOP_BYE_TIMEOUT = 2.0
 ALLOWED_METHODS = "INVITE, ACK, BYE, CANCEL, OPTIONS"
 
 
@@ -53,6 +55,8 @@ class _ActiveDialog:
     connection: SipChannel
     report: CallReport
     hung_up: asyncio.Event
+    #: For a delayed-offer INVITE: the trunk whose ACK must carry the SDP answer.
+    awaiting_answer: TrunkConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -227,13 +231,19 @@ class B2bua:
         finally:
             self._dialogs.pop(dialog.dialog_id, None)
 
-    async def _hang_up(self, active: _ActiveDialog) -> None:
+    async def _hang_up(self, active: _ActiveDialog, *, stopping: bool = False) -> None:
+        """Send BYE in the dialog and record how the call ended."""
         bye = active.dialog.create_request("BYE", via=self._via(active.connection))
+        timeout = STOP_BYE_TIMEOUT if stopping else INVITE_TIMEOUT
         try:
             response = await asyncio.wait_for(
-                self._stack.send_request(bye, active.connection), INVITE_TIMEOUT
+                self._stack.send_request(bye, active.connection), timeout
             )
         except (RequestFailed, TimeoutError) as exc:
+            if stopping:
+                reason = _("The node stopped; the far end did not answer its BYE.")
+                active.report.finish("ended", reason=reason)
+                return
             active.report.finish(
                 "failed", reason=_("BYE got no response: {error}").format(error=exc)
             )
@@ -241,7 +251,8 @@ class B2bua:
         if response.status_code >= 300:
             active.report.finish("failed", status=response.status_code, reason=response.reason)
             return
-        active.report.finish("cleared", status=response.status_code, reason="BYE")
+        reason = _("BYE sent because the node stopped") if stopping else "BYE"
+        active.report.finish("cleared", status=response.status_code, reason=reason)
 
     def _build_invite(
         self, report: CallReport, trunk: TrunkConfig, connection: SipChannel, offer: bytes
@@ -324,8 +335,15 @@ class B2bua:
         encrypted = self._signalling_encrypted(trunk, connection)
         report.signalling_encrypted = encrypted
         phone = self.phone(matched.target[1])
+        srtp = encrypted and trunk.srtp_allowed
+        delayed_offer = not request.body
         try:
-            answer = phone.make_answer(request.body, srtp=encrypted and trunk.srtp_allowed)
+            # A delayed-offer INVITE has no SDP: the 200 carries our offer, the ACK the answer.
+            answer = (
+                MediaAnswer(phone.make_offer(srtp=srtp), None)
+                if delayed_offer
+                else phone.make_answer(request.body, srtp=srtp)
+            )
         except MediaRejected as exc:
             self._reject(report, transaction, request, 488, str(exc))
             return
@@ -342,7 +360,10 @@ class B2bua:
         ok.headers.add("Contact", self._contact(phone.number, connection))
         ok.headers.add("Allow", ALLOWED_METHODS)
         dialog = Dialog.from_uas(request, local_tag)
-        self._dialogs[dialog.dialog_id] = _ActiveDialog(dialog, connection, report, asyncio.Event())
+        active = _ActiveDialog(dialog, connection, report, asyncio.Event())
+        if delayed_offer:
+            active.awaiting_answer = trunk
+        self._dialogs[dialog.dialog_id] = active
         self._stack.respond(transaction, ok)
         report.srtp_suite = answer.srtp_suite
         self._mark_connected(report, trunk)
@@ -362,8 +383,14 @@ class B2bua:
 
     def _on_ack(self, request: Request) -> None:
         active = self._dialogs.get(self._incoming_key(request))
-        if active is not None:
-            self._trace.detailed("SIPHandler", "ACK confirms dialog %s", request.call_id)
+        if active is None:
+            return
+        self._trace.detailed("SIPHandler", "ACK confirms dialog %s", request.call_id)
+        trunk = active.awaiting_answer
+        if trunk is not None:
+            active.awaiting_answer = None
+            active.report.srtp_suite = VirtualPhone.accept_answer(request.body)
+            self._mark_connected(active.report, trunk)
 
     def _on_bye(self, request: Request, transaction: ServerTransaction) -> None:
         active = self._dialogs.pop(self._incoming_key(request), None)
@@ -494,7 +521,15 @@ class B2bua:
         )
 
     async def stop(self) -> None:
-        """Cancel calls still being answered."""
+        """Hang up every connected call with BYE, then cancel calls still being answered."""
+        active = list(self._dialogs.values())
+        self._dialogs.clear()
+        if active:
+            await asyncio.gather(
+                *(self._hang_up(a, stopping=True) for a in active), return_exceptions=True
+            )
+            for call in active:
+                call.hung_up.set()
         for task in list(self._tasks):
             task.cancel()
 
