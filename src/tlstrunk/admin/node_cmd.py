@@ -79,6 +79,8 @@ def run(
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Alembic announces its SQLite context at INFO on every start; keep its warnings only.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     _install_event_loop()
     passphrase = None
     if store_passphrase_file is not None:
