@@ -49,6 +49,9 @@ def test_demo_connects_both_calls(tmp_path: Path) -> None:
     assert "CUCMA saw peer certificate /CN=CUCM10" in result.stdout
     assert "CUCM10 saw peer certificate /CN=CUCMA" in result.stdout
     assert "secure: TLS signalling (Encrypted) and SRTP" in result.stdout
+    assert "Media CUCMA -> CUCM10:" in result.stdout
+    assert "Media CUCM10 -> CUCMA:" in result.stdout
+    assert "decrypted and authenticated, 0 plain, 0 failed" in result.stdout
     trace = (tmp_path / "lab" / "CUCMA" / "traces" / "sdl.txt").read_text()
     assert "DialingPattern=9898" in trace
     assert "Certificate indication" in trace

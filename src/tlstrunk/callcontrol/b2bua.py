@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tlstrunk.callcontrol.digits import AnalysisResult
-from tlstrunk.callcontrol.phones import MediaAnswer, MediaRejected, VirtualPhone
+from tlstrunk.callcontrol.phones import CallMedia, MediaAnswer, MediaRejected, VirtualPhone
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import RequestFailed, SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections, TrunkUnavailable
@@ -57,6 +57,10 @@ class _ActiveDialog:
     hung_up: asyncio.Event
     #: For a delayed-offer INVITE: the trunk whose ACK must carry the SDP answer.
     awaiting_answer: TrunkConfig | None = None
+    #: The phone's SDP in this dialog: the offer it sent or the answer it gave.
+    local_sdp: bytes = b""
+    #: The RTP or SRTP stream while the call is up.
+    media: CallMedia | None = None
 
 
 @dataclass(frozen=True)
@@ -224,12 +228,22 @@ class B2bua:
         self._stack.send_stateless(ack, connection)
         report.srtp_suite = phone.accept_answer(response.body)
         self._mark_connected(report, trunk)
+        active.media = await phone.start_media(offer, response.body)
         try:
             await asyncio.wait_for(active.hung_up.wait(), hold)
         except TimeoutError:
+            self._stop_media(active)
             await self._hang_up(active)
         finally:
+            self._stop_media(active)
             self._dialogs.pop(dialog.dialog_id, None)
+
+    @staticmethod
+    def _stop_media(active: _ActiveDialog) -> None:
+        """Stop the call's RTP stream and record its packet counts in the report."""
+        if active.media is not None:
+            active.report.media = active.media.stop()
+            active.media = None
 
     async def _hang_up(self, active: _ActiveDialog, *, stopping: bool = False) -> None:
         """Send BYE in the dialog and record how the call ended."""
@@ -361,12 +375,15 @@ class B2bua:
         ok.headers.add("Allow", ALLOWED_METHODS)
         dialog = Dialog.from_uas(request, local_tag)
         active = _ActiveDialog(dialog, connection, report, asyncio.Event())
+        active.local_sdp = answer.body
         if delayed_offer:
             active.awaiting_answer = trunk
         self._dialogs[dialog.dialog_id] = active
         self._stack.respond(transaction, ok)
         report.srtp_suite = answer.srtp_suite
         self._mark_connected(report, trunk)
+        if not delayed_offer:
+            active.media = await phone.start_media(answer.body, request.body)
 
     def _reject(
         self,
@@ -391,6 +408,11 @@ class B2bua:
             active.awaiting_answer = None
             active.report.srtp_suite = VirtualPhone.accept_answer(request.body)
             self._mark_connected(active.report, trunk)
+            self._spawn(self._start_answered_media(active, request.body))
+
+    async def _start_answered_media(self, active: _ActiveDialog, remote_sdp: bytes) -> None:
+        phone = self.phone(active.report.called)
+        active.media = await phone.start_media(active.local_sdp, remote_sdp)
 
     def _on_bye(self, request: Request, transaction: ServerTransaction) -> None:
         active = self._dialogs.pop(self._incoming_key(request), None)
@@ -398,6 +420,7 @@ class B2bua:
             self._stack.respond(transaction, make_response(request, 481))
             return
         self._stack.respond(transaction, make_response(request, 200))
+        self._stop_media(active)
         active.report.finish("cleared", status=200, reason="BYE from the far end")
         active.hung_up.set()
 
@@ -524,6 +547,8 @@ class B2bua:
         """Hang up every connected call with BYE, then cancel calls still being answered."""
         active = list(self._dialogs.values())
         self._dialogs.clear()
+        for call in active:
+            self._stop_media(call)
         if active:
             await asyncio.gather(
                 *(self._hang_up(a, stopping=True) for a in active), return_exceptions=True

@@ -1,26 +1,38 @@
-"""Virtual phones: directory numbers that offer and answer audio on their own.
+"""Virtual phones: directory numbers that offer, answer and send audio on their own.
 
 A virtual phone builds the SDP a desk phone would send: G.711 mu-law and
 A-law plus telephone-event, on a real UDP port it holds for its calls.  It
-offers RTP/SAVP with an SDES key only when the call's signalling may carry
+offers RTP/SAVP with SDES keys only when the call's signalling may carry
 keys; it answers an offer with keys only under the same condition, and
 refuses (488) an offer that insists on SRTP when it may not send keys.
+Once a call is up, :meth:`VirtualPhone.start_media` sends a tone as RTP or
+SRTP and counts what comes back.
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from tlstrunk.i18n import _
-from tlstrunk.media.sdes import SUITES, new_master_key, suite_by_name
+from tlstrunk.media.call import stream_from_sdp
+from tlstrunk.media.rtp import MAX_DURATION, MediaStream
+from tlstrunk.media.sdes import (
+    answer_crypto,
+    choose_crypto,
+    offer_crypto,
+    parse_crypto_lines,
+    suite_by_name,
+)
+from tlstrunk.media.srtp import SrtpError
 from tlstrunk.sip.errors import SipParseError
 from tlstrunk.sip.sdp import (
     Attribute,
     Connection,
     CryptoAttribute,
-    KeyParam,
     MediaDescription,
     Origin,
     SessionDescription,
@@ -83,36 +95,37 @@ class VirtualPhone:
         return MediaDescription("audio", self.rtp_port, proto, list(formats), attributes=attributes)
 
     def make_offer(self, *, srtp: bool) -> bytes:
-        """Return an SDP offer, with an SDES key on RTP/SAVP when ``srtp`` is true."""
+        """Return an SDP offer, with SDES keys on RTP/SAVP when ``srtp`` is true."""
         if srtp:
-            suite = SUITES[0]
-            crypto = [CryptoAttribute(1, suite.name, (KeyParam(new_master_key(suite)),))]
-            return self._session(self._audio("RTP/SAVP", AUDIO_FORMATS, crypto))
+            return self._session(self._audio("RTP/SAVP", AUDIO_FORMATS, offer_crypto()))
         return self._session(self._audio("RTP/AVP", AUDIO_FORMATS, []))
 
     def make_answer(self, offer: bytes, *, srtp: bool) -> MediaAnswer:
         """Answer ``offer``; raises :class:`MediaRejected` when no answer is possible."""
         try:
             description = SessionDescription.parse(offer)
-            audio = next((m for m in description.media if m.media == "audio" and m.port), None)
-            offered = audio.crypto() if audio is not None else []
         except SipParseError as exc:
             raise MediaRejected(_("The SDP offer is invalid: {error}").format(error=exc)) from exc
+        audio = next((m for m in description.media if m.media == "audio" and m.port), None)
         if audio is None:
             raise MediaRejected(_("The SDP offer has no audio stream."))
         formats = tuple(fmt for fmt in audio.formats if fmt in RTPMAPS)
         if not any(fmt in ("0", "8") for fmt in formats):
             raise MediaRejected(_("The SDP offer has neither PCMU nor PCMA."))
-        chosen = next((line for line in offered if suite_by_name(line.suite) is not None), None)
-        if srtp and chosen is not None:
-            suite = suite_by_name(chosen.suite)
-            assert suite is not None
-            crypto = [CryptoAttribute(chosen.tag, suite.name, (KeyParam(new_master_key(suite)),))]
-            body = self._session(self._audio(audio.proto, formats, crypto))
-            return MediaAnswer(body, suite.name)
+        offered, skipped = parse_crypto_lines(audio)
+        chosen = choose_crypto(offered) if srtp else None
+        if chosen is not None:
+            line = answer_crypto(chosen)
+            body = self._session(self._audio(audio.proto, formats, [line]))
+            return MediaAnswer(body, chosen.suite)
         if audio.proto == "RTP/SAVP":
             if srtp:
-                raise MediaRejected(_("The offer requires SRTP with no supported crypto suite."))
+                reasons = "; ".join(skipped) or _("no crypto line")
+                raise MediaRejected(
+                    _("The offer requires SRTP but no crypto line is usable: {reasons}").format(
+                        reasons=reasons
+                    )
+                )
             raise MediaRejected(
                 _("The offer requires SRTP but this trunk may not carry SRTP keys.")
             )
@@ -125,10 +138,41 @@ class VirtualPhone:
             return None
         try:
             description = SessionDescription.parse(answer)
-            for media in description.media:
-                for line in media.crypto():
-                    if suite_by_name(line.suite) is not None:
-                        return line.suite
         except SipParseError:
             return None
+        for media in description.media:
+            lines, _skipped = parse_crypto_lines(media)
+            for line in lines:
+                if suite_by_name(line.suite) is not None:
+                    return line.suite
         return None
+
+    async def start_media(self, local_sdp: bytes, remote_sdp: bytes) -> CallMedia | None:
+        """Start sending a tone to the peer and counting its packets, for up to a minute.
+
+        Returns ``None`` when the two SDPs agree on no usable stream.
+        """
+        try:
+            stream = stream_from_sdp(local_sdp, remote_sdp, sock=self._socket)
+            await stream.open()
+        except (SipParseError, SrtpError, ValueError, OSError):
+            return None
+        media = CallMedia(stream)
+        media.task = asyncio.get_running_loop().create_task(stream.start(MAX_DURATION))
+        return media
+
+
+class CallMedia:
+    """The RTP or SRTP stream of one call leg while the call is up."""
+
+    def __init__(self, stream: MediaStream) -> None:
+        self.stream = stream
+        self.task: asyncio.Task[Any] | None = None
+
+    def stop(self) -> dict[str, Any]:
+        """Stop sending and receiving; return the packet counts."""
+        if self.task is not None:
+            self.task.cancel()
+        stats = asdict(self.stream.stats())
+        self.stream.close()
+        return stats

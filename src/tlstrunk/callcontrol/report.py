@@ -38,6 +38,8 @@ class CallReport:
     ladder: list[LadderEntry] = field(default_factory=list)
     signalling_encrypted: bool = False
     srtp_suite: str | None = None
+    #: RTP packet counts of this node's leg: sent, received, decrypted, plain, failed.
+    media: dict[str, Any] | None = None
     secure: bool = False
     security: str = ""
     status: int | None = None

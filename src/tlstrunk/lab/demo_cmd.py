@@ -66,6 +66,31 @@ def _peer_line(node: str, report: dict[str, Any]) -> str:
     )
 
 
+def _media_line(sender: str, sent: dict[str, Any], receiver: str, received: dict[str, Any]) -> None:
+    """Print what one direction of the call's media did: sent, received, decrypted, failed."""
+    out, into = sent.get("media"), received.get("media")
+    if not out or not into:
+        return
+    kind = _("SRTP ({suite})").format(suite=sent["srtp_suite"]) if sent.get("srtp_suite") else "RTP"
+    text = _(
+        "Media {sender} -> {receiver}: {sent} {kind} packets sent, {received} received, "
+        "{decrypted} decrypted and authenticated, {plain} plain, {failed} failed"
+    ).format(
+        sender=sender,
+        receiver=receiver,
+        sent=out["sent"],
+        kind=kind,
+        received=into["received"],
+        decrypted=into["decrypted"],
+        plain=into["plain"],
+        failed=into["failed"],
+    )
+    if into["failed"] or not into["received"]:
+        console.print(f"  [red]\u2717[/red] {text}", soft_wrap=True)
+    else:
+        _step(text)
+
+
 def show_call(outcome: CallOutcome) -> None:
     """Print one call's digit analysis, connection, certificates, ladder and result."""
     report = outcome.report
@@ -107,6 +132,9 @@ def show_call(outcome: CallOutcome) -> None:
             console.print(line, markup=False)
     if report.get("security"):
         _step(_("Security: {security}").format(security=report["security"]))
+    for far_name, far in outcome.far.items():
+        _media_line(report["node"], report, far_name, far)
+        _media_line(far_name, far, report["node"], report)
     for name, refused in outcome.rejections.items():
         for item in refused:
             if item["direction"] == "outbound":
