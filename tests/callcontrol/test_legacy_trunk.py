@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from lab_support import example_topology_on_free_ports, provision_lab
+from legacy_support import legacy_leaf, legacy_root, openssl
 from tlstrunk.callcontrol.node import Node
 from tlstrunk.config.enums import TlsPolicy
 from tlstrunk.config.topology import Topology
@@ -29,37 +29,12 @@ pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs t
 ADDRESSES = {"CUCMA": "127.0.0.203", "CUCM10": "127.0.0.200"}
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
-def legacy_root(folder: Path) -> bytes:
-    openssl(
-        "req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "30",
-        "-keyout", "root.key", "-out", "root.pem", "-subj", "/CN=Old Cluster CA",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder,
-    )  # fmt: skip
-    return (folder / "root.pem").read_bytes()
-
-
 def legacy_pkcs12(folder: Path, name: str) -> bytes:
-    openssl(
-        "req", "-newkey", "rsa:1024", "-sha1", "-nodes", "-keyout", f"{name}.key",
-        "-out", f"{name}.csr", "-subj", f"/C=IN/O=cisco/CN={name}", cwd=folder,
-    )  # fmt: skip
-    (folder / f"{name}.ext").write_text(
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth,clientAuth,1.3.6.1.5.5.7.3.5\n"
-        f"subjectAltName=DNS:{name},IP:{ADDRESSES[name]}\n"
+    certificate, key = legacy_leaf(
+        folder, name, subject=f"/C=IN/O=cisco/CN={name}", address=ADDRESSES[name]
     )
     openssl(
-        "x509", "-req", "-in", f"{name}.csr", "-CA", "root.pem", "-CAkey", "root.key",
-        "-CAcreateserial", "-sha1", "-days", "30", "-extfile", f"{name}.ext",
-        "-out", f"{name}.pem", cwd=folder,
-    )  # fmt: skip
-    openssl(
-        "pkcs12", "-export", "-inkey", f"{name}.key", "-in", f"{name}.pem",
+        "pkcs12", "-export", "-inkey", key.name, "-in", certificate.name,
         "-out", f"{name}.p12", "-passout", "pass:old-cluster", cwd=folder,
     )  # fmt: skip
     return (folder / f"{name}.p12").read_bytes()
@@ -83,7 +58,7 @@ def install_legacy_identities(tmp_path: Path, topology: Topology) -> dict[str, N
     paths = provision_lab(tmp_path / "lab", topology)
     folder = tmp_path / "openssl"
     folder.mkdir()
-    root = legacy_root(folder)
+    root = legacy_root(folder, "Old Cluster CA").read_bytes()
     for name, node_paths in paths.items():
         store = CertificateStore.open(node_paths.certs)
         store.upload_trust("CallManager-trust", root)

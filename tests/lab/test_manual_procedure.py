@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from lab_support import free_port
 
 pytestmark = pytest.mark.slow
@@ -35,7 +36,7 @@ def tlstrunk(*args: str, cwd: Path) -> str:
 
 
 def build_node(
-    lab: Path, directory: str, name: str, address: str, request_id: int, peer: tuple[str, str, int]
+    lab: Path, directory: str, name: str, port: int, request_id: int, peer: tuple[str, str, int]
 ) -> None:
     peer_name, peer_address, peer_port = peer
     tlstrunk("cert", "upload", "--node-dir", directory, "--purpose", "CallManager-trust",
@@ -45,17 +46,14 @@ def build_node(
              f"{name}.cer", cwd=lab)  # fmt: skip
     tlstrunk("profile", "add", "--node-dir", directory, PROFILE, "--mode", "Encrypted",
              "--incoming-transport", "TLS", "--outgoing-transport", "TLS",
-             "--x509-subject-name", peer_name, "--incoming-port", str(PORTS[address]),
+             "--x509-subject-name", peer_name, "--incoming-port", str(port),
              "--transmit-security-status", cwd=lab)  # fmt: skip
     tlstrunk("trunk", "add", "--node-dir", directory, peer_name, "--profile", PROFILE,
              "--destination", f"{peer_address}:{peer_port}", "--srtp-allowed", cwd=lab)  # fmt: skip
 
 
-PORTS: dict[str, int] = {}
-
-
 def test_manual_procedure_call(tmp_path: Path) -> None:
-    PORTS.update({A: free_port(A), B: free_port(B)})
+    ports = {A: free_port(A), B: free_port(B)}
     lab = tmp_path
     tlstrunk("ca", "init", "--dir", "ca", "--cn", "Lab Root CA", cwd=lab)
     tlstrunk("ca", "export-root", "--dir", "ca", "--out", "ca-root.cer", cwd=lab)
@@ -69,8 +67,8 @@ def test_manual_procedure_call(tmp_path: Path) -> None:
     pending = tlstrunk("ca", "pending", "--dir", "ca", cwd=lab)
     assert "CUCMA" in pending
     assert "CUCM10" in pending
-    build_node(lab, "nodeA", "CUCMA", A, 1, ("CUCM10", B, PORTS.get(B, 0)))
-    build_node(lab, "nodeB", "CUCM10", B, 2, ("CUCMA", A, PORTS.get(A, 0)))
+    build_node(lab, "nodeA", "CUCMA", ports[A], 1, ("CUCM10", B, ports[B]))
+    build_node(lab, "nodeB", "CUCM10", ports[B], 2, ("CUCMA", A, ports[A]))
     tlstrunk("route", "add", "--node-dir", "nodeA", "9898", "--trunk", "CUCM10", cwd=lab)
     tlstrunk("dn", "add", "--node-dir", "nodeA", "1018", cwd=lab)
     tlstrunk("route", "add", "--node-dir", "nodeB", "1018", "--trunk", "CUCMA", cwd=lab)

@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from tls_helpers import SOCKET_TIMEOUT, Server, context
 
 from tlstrunk.pki.ca import CertificateAuthority
 from tlstrunk.pki.explain import explain_ssl_error
 from tlstrunk.pki.names import check_subject_name
 from tlstrunk.pki.store import CertificateStore
-
-SOCKET_TIMEOUT = 10.0  # guards against a hang only; nothing measures time
 
 
 def make_node(
@@ -39,61 +37,6 @@ def make_node(
             "CallManager-trust", issuer.root_certificate.fingerprint(hashes.SHA256()).hex()
         )
     return node
-
-
-def context(node: CertificateStore, side: ssl._SSLMethod) -> ssl.SSLContext:
-    ctx = ssl.SSLContext(side)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(*node.identity_files("CallManager"))
-    ctx.load_verify_locations(cafile=node.trust_bundle_path("CallManager-trust"))
-    ctx.verify_mode = ssl.CERT_REQUIRED
-    if side == ssl.PROTOCOL_TLS_CLIENT:
-        ctx.check_hostname = False  # names are checked with check_subject_name
-    return ctx
-
-
-def drain_and_close(raw: socket.socket) -> None:
-    """Close after reading what the peer sent, so that it gets the alert and not a reset.
-
-    Closing with unread records (the client's CertificateVerify and Finished)
-    makes the kernel send a TCP reset, which can discard the alert before the
-    client reads it.
-    """
-    with raw:
-        raw.settimeout(SOCKET_TIMEOUT)
-        raw.shutdown(socket.SHUT_WR)
-        while raw.recv(4096):
-            pass
-
-
-class Server(threading.Thread):
-    """Accepts one TLS connection on 127.0.0.1 and records the result."""
-
-    def __init__(self, ctx: ssl.SSLContext) -> None:
-        super().__init__(daemon=True)
-        self.ctx = ctx
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.listener.settimeout(SOCKET_TIMEOUT)
-        self.port = self.listener.getsockname()[1]
-        self.peer: x509.Certificate | None = None
-        self.error: ssl.SSLError | None = None
-
-    def run(self) -> None:
-        with self.listener:
-            raw, _address = self.listener.accept()
-            raw.settimeout(SOCKET_TIMEOUT)
-            tls = self.ctx.wrap_socket(raw, server_side=True, do_handshake_on_connect=False)
-            try:
-                tls.do_handshake()
-            except ssl.SSLError as exc:
-                self.error = exc
-                drain_and_close(socket.socket(fileno=tls.detach()))
-                return
-            with tls:
-                der = tls.getpeercert(binary_form=True)
-                assert der is not None
-                self.peer = x509.load_der_x509_certificate(der)
-                tls.sendall(tls.recv(64))
 
 
 def test_mutual_tls_succeeds(tmp_path: Path, ca: CertificateAuthority) -> None:

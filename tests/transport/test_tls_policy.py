@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from legacy_support import legacy_leaf, legacy_root
 from tlstrunk.transport.tls import (
     LEGACY,
     MODERN,
@@ -25,33 +25,11 @@ from tlstrunk.transport.tls import (
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl CLI")
 
 
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
-
-
 def legacy_pair(folder: Path, name: str) -> TlsIdentity:
     """Make a 1024-bit SHA-1 root and a 1024-bit SHA-1 leaf for ``name`` with openssl."""
-    if not (folder / "root.pem").exists():
-        openssl(
-            "req", "-x509", "-newkey", "rsa:1024", "-sha1", "-nodes", "-days", "30",
-            "-keyout", "root.key", "-out", "root.pem", "-subj", "/CN=Legacy Root",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=folder,
-        )  # fmt: skip
-    openssl(
-        "req", "-newkey", "rsa:1024", "-sha1", "-nodes", "-keyout", f"{name}.key",
-        "-out", f"{name}.csr", "-subj", f"/CN={name}", cwd=folder,
-    )  # fmt: skip
-    (folder / f"{name}.ext").write_text(
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-        "extendedKeyUsage=serverAuth,clientAuth\n"
-    )
-    openssl(
-        "x509", "-req", "-in", f"{name}.csr", "-CA", "root.pem", "-CAkey", "root.key",
-        "-CAcreateserial", "-sha1", "-days", "30", "-extfile", f"{name}.ext",
-        "-out", f"{name}.pem", cwd=folder,
-    )  # fmt: skip
-    return TlsIdentity(folder / f"{name}.pem", folder / f"{name}.key", folder / "root.pem")
+    root = legacy_root(folder, "Legacy Root")
+    certificate, key = legacy_leaf(folder, name)
+    return TlsIdentity(certificate, key, root)
 
 
 def test_modern_policy_refuses_legacy_certificate(tmp_path: Path) -> None:
