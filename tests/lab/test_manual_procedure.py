@@ -91,10 +91,11 @@ def test_manual_procedure_call(tmp_path: Path) -> None:
             assert process.stdout is not None
             line = process.stdout.readline()
             assert '"event": "ready"' in line, line
-        report = json.loads(
-            tlstrunk("node", "call", "--node-dir", "nodeA", "--from", "1018", "--to", "9898",
-                     "--hold", "0.2", cwd=lab)  # fmt: skip
-        )
+        output = tlstrunk(
+            "node", "call", "--node-dir", "nodeA", "--from", "1018", "--to", "9898",
+            "--hold", "0.2", cwd=lab,
+        )  # fmt: skip
+        report = json.loads(output)
         assert report["state"] == "cleared", report
         assert report["secure"] is True
         assert report["peer_certificate"]["subject"] == "/CN=CUCM10"
