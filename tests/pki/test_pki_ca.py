@@ -142,7 +142,7 @@ def test_issue_ec_key_usage(ca: CertificateAuthority) -> None:
 
 
 def test_issue_caps_validity_at_root_expiry(ca: CertificateAuthority) -> None:
-    certificate = ca.issue(ca.submit(make_csr()), days=100_000, now=NOW)
+    certificate = ca.issue(ca.submit(make_csr()), days=36_500, now=NOW)
     assert certificate.not_valid_after_utc == ca.root_certificate.not_valid_after_utc
 
 
@@ -221,3 +221,8 @@ def test_node_csr_round_trip(ca: CertificateAuthority, tmp_path: Path) -> None:
     assert request.id == request_id
     assert request.subject == "CN=CUCMA"
     assert request.ip_addresses == ("127.0.0.203",)
+
+
+def test_issue_rejects_century_validity(ca: CertificateAuthority) -> None:
+    with pytest.raises(ValueError, match="validity of 36501 days is too long"):
+        ca.issue(ca.submit(make_csr()), days=36_501, now=NOW)
