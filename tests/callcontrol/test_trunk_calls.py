@@ -56,7 +56,7 @@ def test_call_connects_both_ways(tmp_path: Path) -> None:
             assert report.state == "cleared", report.reason
             assert report.answered is not None
             assert report.secure
-            assert report.srtp_suite == "AES_CM_128_HMAC_SHA1_80"
+            assert report.srtp_suite == "AEAD_AES_256_GCM"
             assert report.connection is not None
             assert report.connection["tls_version"] in ("TLSv1.2", "TLSv1.3")
         assert first.peer_certificate is not None
