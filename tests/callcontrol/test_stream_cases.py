@@ -233,3 +233,22 @@ def test_stopping_node_sends_bye(tmp_path: Path) -> None:
         assert b.reports(report.call_id)[0].state == "cleared"
 
     asyncio.run(scenario())
+
+
+def test_out_of_dialog_refer_refused(tmp_path: Path) -> None:
+    refer = (
+        b"REFER sip:9898@127.0.0.200 SIP/2.0\r\n"
+        b"Via: SIP/2.0/TLS 127.0.0.203:5061;branch=z9hG4bK-refer\r\n"
+        b"Max-Forwards: 70\r\nFrom: <sip:1018@127.0.0.203>;tag=r1\r\n"
+        b"To: <sip:9898@127.0.0.200>\r\nCall-ID: refer-1\r\nCSeq: 1 REFER\r\n"
+        b"Refer-To: <sip:2000@127.0.0.203>\r\nContent-Length: 0\r\n\r\n"
+    )
+
+    async def scenario(node: Node, peer: Peer) -> None:
+        await peer.write(refer)
+        response = await peer.final_response()
+        assert response.startswith(b"SIP/2.0 403 Out-of-dialog REFER Not Accepted\r\n")
+
+    run_against_node(tmp_path, scenario)
+    trace = (tmp_path / "CUCM10" / "traces" / "sdl.txt").read_text()
+    assert "'Accept out-of-dialog REFER' off" in trace

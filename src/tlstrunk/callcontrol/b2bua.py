@@ -20,6 +20,7 @@ from typing import Any
 
 from tlstrunk.callcontrol.digits import AnalysisResult
 from tlstrunk.callcontrol.phones import CallMedia, MediaAnswer, MediaRejected, VirtualPhone
+from tlstrunk.callcontrol.policy import profile_refusal, refusal_explanation
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import RequestFailed, SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections, TrunkUnavailable
@@ -301,6 +302,8 @@ class B2bua:
         if transaction is None:
             self._on_ack(request)
             return
+        if self._refused_by_profile(request, connection, transaction):
+            return
         method = request.method
         if method == "INVITE" and request.to.tag is None:
             self._spawn(self._answer_invite(request, connection, transaction))
@@ -318,6 +321,24 @@ class B2bua:
             response = make_response(request, 405)
             response.headers.add("Allow", ALLOWED_METHODS)
             self._stack.respond(transaction, response)
+
+    def _refused_by_profile(
+        self, request: Request, connection: SipChannel, transaction: ServerTransaction
+    ) -> bool:
+        trunk = self._snapshot().trunks.get(connection.trunk_name or "")
+        if trunk is None:
+            return False
+        refusal = profile_refusal(request, trunk.profile)
+        if refusal is None:
+            return False
+        self._trace.warning(
+            "SIPHandler", "%s", refusal_explanation(refusal, request, trunk.profile.name)
+        )
+        response = make_response(
+            request, refusal.status, refusal.reason, to_tag=secrets.token_hex(6)
+        )
+        self._stack.respond(transaction, response)
+        return True
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
