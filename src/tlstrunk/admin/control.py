@@ -1,4 +1,4 @@
-"""The node's control socket: JSON lines over a Unix socket in the node directory.
+"""The node's control socket (server side): JSON lines over a Unix socket in the node directory.
 
 Each request is one JSON object on one line with an ``op`` field; the node
 answers with one JSON object on one line carrying ``ok`` and either the
@@ -13,12 +13,10 @@ import contextlib
 import json
 import logging
 import math
-import socket
 from pathlib import Path
 from typing import Any
 
 from tlstrunk.callcontrol.node import Node
-from tlstrunk.i18n import _
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +24,6 @@ logger = logging.getLogger(__name__)
 MAX_REQUEST = 65536
 #: Maximum hold time of a ``call`` request, in seconds.
 MAX_HOLD = 3600.0
-
-
-class ControlError(Exception):
-    """Raised by the client when the node reports an error or cannot be reached."""
 
 
 class ControlServer:
@@ -102,34 +96,3 @@ class ControlServer:
             asyncio.get_running_loop().call_soon(node.stopped.set)
             return "stopping"
         raise ValueError(f"unknown op {op!r}; use status, call, calls or shutdown")
-
-
-def control_request(path: Path, request: dict[str, Any], *, timeout: float = 60.0) -> Any:
-    """Send one request to a node's control socket and return its result.
-
-    Raises:
-        ControlError: the node is not reachable or reported an error.
-    """
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(timeout)
-            sock.connect(str(path))
-            sock.sendall(json.dumps(request).encode() + b"\n")
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = sock.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError as exc:
-        raise ControlError(
-            _(
-                "Cannot reach the node's control socket {path}: {error}. Is the node running?"
-            ).format(path=path, error=exc)
-        ) from exc
-    if not data:
-        raise ControlError(_("The node closed its control socket without a response."))
-    response = json.loads(data)
-    if not response.get("ok"):
-        raise ControlError(str(response.get("error")))
-    return response.get("result")

@@ -14,10 +14,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from tlstrunk.admin.control import ControlError, ControlServer, control_request
+from tlstrunk.admin.control import ControlServer
 from tlstrunk.callcontrol.node import Node, NodeStartError
 from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.store import ConfigStore
+from tlstrunk.control_client import ControlError, control_request
 from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
 from tlstrunk.pki.errors import PkiError

@@ -11,9 +11,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from tlstrunk.admin.control import ControlError
 from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.topology import load_topology
+from tlstrunk.control_client import ControlError
 from tlstrunk.i18n import _
 from tlstrunk.lab.demo import CallOutcome, Demo, DemoError
 from tlstrunk.lab.processes import NodeProcessError

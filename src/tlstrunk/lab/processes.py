@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tlstrunk.admin.control import ControlError, control_request
+from tlstrunk.control_client import ControlError, control_request
 from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
 

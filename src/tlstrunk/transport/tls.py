@@ -137,3 +137,33 @@ def build_probe_context(identity: TlsIdentity | None = None) -> ssl.SSLContext:
                 identity.certificate_chain, identity.private_key, password=identity.password
             )
     return context
+
+
+#: TLS versions a single-version probe may offer, by the names ``ssl.SSLObject.version()`` returns.
+PROBE_VERSIONS = {
+    "TLSv1.2": ssl.TLSVersion.TLSv1_2,
+    "TLSv1.3": ssl.TLSVersion.TLSv1_3,
+}
+
+
+def build_version_probe_context(
+    version: str, identity: TlsIdentity | None = None
+) -> ssl.SSLContext:
+    """Build a probe context (see :func:`build_probe_context`) that offers only ``version``.
+
+    The trunk doctor uses one such handshake per version to learn which TLS
+    versions the far end accepts.
+
+    Raises:
+        ValueError: ``version`` is not a key of :data:`PROBE_VERSIONS`.
+    """
+    if version not in PROBE_VERSIONS:
+        raise ValueError(
+            _("Unknown TLS version {value!r}; use one of: {known}.").format(
+                value=version, known=", ".join(PROBE_VERSIONS)
+            )
+        )
+    context = build_probe_context(identity)
+    context.minimum_version = PROBE_VERSIONS[version]
+    context.maximum_version = PROBE_VERSIONS[version]
+    return context
