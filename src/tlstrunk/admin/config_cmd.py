@@ -1,4 +1,5 @@
-"""Configuration commands: ``profile``, ``trunk``, ``route``, ``dn``, ``partition``, ``css``.
+"""Configuration commands: ``profile``, ``trunk``, ``routegroup``, ``routelist``, ``route``,
+``dn``, ``partition``, ``css``.
 
 Each command takes ``--node-dir DIR`` and works on ``DIR/config.db``. A running
 node picks up changes when it reloads its configuration.
@@ -16,11 +17,13 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tlstrunk.callcontrol.digits import AnalysisResult, partition_label
+from tlstrunk.callcontrol.digits import AnalysisResult, partition_label, transform_called
 from tlstrunk.config.enums import (
     AnswerMode,
     ConsiderTrafficSecure,
     DeviceSecurityMode,
+    DiscardDigits,
+    Distribution,
     IncomingTransport,
     TlsPolicy,
     Transport,
@@ -29,15 +32,36 @@ from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.snapshot import ConfigSnapshot, RouteTarget
 from tlstrunk.config.store import ConfigStore
 from tlstrunk.config.validate import legacy_policy_warning
-from tlstrunk.config.values import Destination, SecurityProfileConfig, TrunkSpec
+from tlstrunk.config.values import (
+    Destination,
+    RouteGroupConfig,
+    RouteListConfig,
+    RoutePatternConfig,
+    SecurityProfileConfig,
+    TrunkConfig,
+    TrunkSpec,
+)
 from tlstrunk.i18n import _, ngettext
 from tlstrunk.paths import NodePaths
 
-__all__ = ["css_app", "dn_app", "partition_app", "profile_app", "route_app", "trunk_app"]
+__all__ = [
+    "css_app",
+    "dn_app",
+    "partition_app",
+    "profile_app",
+    "route_app",
+    "routegroup_app",
+    "routelist_app",
+    "trunk_app",
+]
 
 profile_app = typer.Typer(help="SIP trunk security profiles.", no_args_is_help=True)
 trunk_app = typer.Typer(help="SIP trunks.", no_args_is_help=True)
 route_app = typer.Typer(help="Route patterns and digit analysis.", no_args_is_help=True)
+routegroup_app = typer.Typer(help="Route groups: ordered lists of trunks.", no_args_is_help=True)
+routelist_app = typer.Typer(
+    help="Route lists: ordered lists of route groups.", no_args_is_help=True
+)
 dn_app = typer.Typer(help="Directory numbers (virtual phones).", no_args_is_help=True)
 partition_app = typer.Typer(help="Route partitions.", no_args_is_help=True)
 css_app = typer.Typer(help="Calling search spaces.", no_args_is_help=True)
@@ -317,23 +341,150 @@ def trunk_delete(node_dir: NodeDir, name: str) -> None:
     console.print(_("Deleted trunk {name}.").format(name=name), highlight=False)
 
 
+# --- route groups and route lists ------------------------------------------
+
+
+@routegroup_app.command("add")
+def routegroup_add(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Argument(help="Route group name.")],
+    trunk: Annotated[
+        list[str], typer.Option("--trunk", help="Trunk; repeat in the order calls try them.")
+    ],
+    distribution: Annotated[
+        Distribution, typer.Option(case_sensitive=False, help="Top Down or Circular.")
+    ] = Distribution.TOP_DOWN,
+    description: Description = "",
+) -> None:
+    """Add a route group of existing trunks."""
+    group = RouteGroupConfig(name, tuple(trunk), distribution, description)
+    with _open_store(node_dir, create=True) as store:
+        store.add_route_group(group)
+    console.print(
+        _("Added route group {name} with trunks {trunks}.").format(
+            name=name, trunks=", ".join(trunk)
+        ),
+        markup=False,
+        highlight=False,
+    )
+
+
+@routegroup_app.command("list")
+def routegroup_list(node_dir: NodeDir) -> None:
+    """List the route groups with their trunks in order."""
+    with _open_store(node_dir) as store:
+        groups = store.list_route_groups()
+    table = Table(title=_("Route groups"))
+    for column in (_("Name"), _("Distribution"), _("Trunks"), _("Description")):
+        table.add_column(column)
+    for group in groups:
+        _add_row(
+            table, group.name, group.distribution.value, ", ".join(group.trunks), group.description
+        )
+    console.print(table, markup=False)
+
+
+@routegroup_app.command("delete")
+def routegroup_delete(node_dir: NodeDir, name: str) -> None:
+    """Delete a route group that no route list contains."""
+    with _open_store(node_dir) as store:
+        store.delete_route_group(name)
+    console.print(_("Deleted route group {name}.").format(name=name), markup=False)
+
+
+@routelist_app.command("add")
+def routelist_add(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Argument(help="Route list name.")],
+    route_group: Annotated[
+        list[str],
+        typer.Option("--route-group", help="Route group; repeat in the order calls try them."),
+    ],
+    description: Description = "",
+) -> None:
+    """Add a route list of existing route groups."""
+    with _open_store(node_dir, create=True) as store:
+        store.add_route_list(RouteListConfig(name, tuple(route_group), description))
+    console.print(
+        _("Added route list {name} with route groups {groups}.").format(
+            name=name, groups=", ".join(route_group)
+        ),
+        markup=False,
+        highlight=False,
+    )
+
+
+@routelist_app.command("list")
+def routelist_list(node_dir: NodeDir) -> None:
+    """List the route lists with their route groups in order."""
+    with _open_store(node_dir) as store:
+        lists = store.list_route_lists()
+    table = Table(title=_("Route lists"))
+    for column in (_("Name"), _("Route groups"), _("Description")):
+        table.add_column(column)
+    for route_list in lists:
+        _add_row(table, route_list.name, ", ".join(route_list.route_groups), route_list.description)
+    console.print(table, markup=False)
+
+
+@routelist_app.command("delete")
+def routelist_delete(node_dir: NodeDir, name: str) -> None:
+    """Delete a route list that no route pattern points at."""
+    with _open_store(node_dir) as store:
+        store.delete_route_list(name)
+    console.print(_("Deleted route list {name}.").format(name=name), markup=False)
+
+
 # --- route ----------------------------------------------------------------
 
 
 @route_app.command("add")
 def route_add(
     node_dir: NodeDir,
-    pattern: Annotated[str, typer.Argument(help="Route pattern, such as 9898 or 1[2-5]XX.")],
-    trunk: Annotated[str, typer.Option("--trunk", help="Trunk that matching calls leave by.")],
+    pattern: Annotated[str, typer.Argument(help="Route pattern, such as 9898 or 9.1[2-9]XX.")],
+    trunk: Annotated[
+        str | None, typer.Option("--trunk", help="Trunk that matching calls leave by.")
+    ] = None,
+    route_list: Annotated[
+        str | None,
+        typer.Option("--route-list", help="Route list whose trunks matching calls try in order."),
+    ] = None,
     partition: PartitionOption = None,
+    discard_digits: Annotated[
+        DiscardDigits,
+        typer.Option(
+            case_sensitive=False,
+            help="PreDot removes the digits before the pattern's '.'; None keeps them.",
+        ),
+    ] = DiscardDigits.NONE,
+    prefix_digits: Annotated[
+        str, typer.Option(help="Digits to prepend to the called number.")
+    ] = "",
+    called_party_mask: Annotated[
+        str, typer.Option(help="Right-aligned mask such as 972XXXX; X keeps a dialled digit.")
+    ] = "",
     description: Description = "",
 ) -> None:
-    """Add a route pattern pointing at a trunk."""
+    """Add a route pattern pointing at a trunk or a route list."""
     with _open_store(node_dir, create=True) as store:
-        store.add_route_pattern(pattern, trunk, partition, description)
+        store.add_route_pattern(
+            pattern,
+            trunk,
+            partition,
+            description,
+            route_list=route_list,
+            discard_digits=discard_digits,
+            prefix_digits=prefix_digits,
+            called_party_mask=called_party_mask,
+        )
+    target = (
+        _("trunk {name}").format(name=trunk)
+        if route_list is None
+        else _("route list {name}").format(name=route_list)
+    )
     console.print(
-        _("Added route pattern {pattern} in partition {partition} to trunk {trunk}.").format(
-            pattern=pattern, partition=partition_label(partition), trunk=trunk
+        _("Added route pattern {pattern} in partition {partition} to {target}.").format(
+            pattern=pattern, partition=partition_label(partition), target=target
         ),
         highlight=False,
         markup=False,
@@ -341,18 +492,46 @@ def route_add(
 
 
 @route_app.command("list")
-def route_list(node_dir: NodeDir) -> None:
+def route_list_command(node_dir: NodeDir) -> None:
     """List the route patterns."""
     with _open_store(node_dir) as store:
         routes = store.list_route_patterns()
     table = Table(title=_("Route patterns"))
-    for column in (_("Pattern"), _("Partition"), _("Trunk"), _("Description")):
+    for column in (
+        _("Pattern"),
+        _("Partition"),
+        _("Target"),
+        _("Called party"),
+        _("Description"),
+    ):
         table.add_column(column)
     for route in routes:
         _add_row(
-            table, route.pattern, partition_label(route.partition), route.trunk, route.description
+            table,
+            route.pattern,
+            partition_label(route.partition),
+            _route_target_label(route),
+            _transform_label(route),
+            route.description,
         )
     console.print(table, markup=False)
+
+
+def _route_target_label(route: RoutePatternConfig) -> str:
+    if route.route_list is not None:
+        return _("route list {name}").format(name=route.route_list)
+    return _("trunk {name}").format(name=route.trunk)
+
+
+def _transform_label(route: RoutePatternConfig) -> str:
+    parts = []
+    if route.discard_digits is not DiscardDigits.NONE:
+        parts.append(_("discard {instruction}").format(instruction=route.discard_digits.value))
+    if route.called_party_mask:
+        parts.append(_("mask {mask}").format(mask=route.called_party_mask))
+    if route.prefix_digits:
+        parts.append(_("prefix {digits}").format(digits=route.prefix_digits))
+    return ", ".join(parts)
 
 
 @route_app.command("delete")
@@ -409,6 +588,13 @@ def _print_analysis(
             markup=False,
             highlight=False,
         )
+        called = transform_called(winner, result.digits)
+        if called != result.digits:
+            console.print(
+                _("Called number after transformations: {called}.").format(called=called),
+                markup=False,
+                highlight=False,
+            )
         console.print(_describe_target(snapshot, winner.target), markup=False, highlight=False)
     losers = result.candidates[1:]
     if losers:
@@ -434,7 +620,19 @@ def _describe_target(snapshot: ConfigSnapshot, target: RouteTarget) -> str:
     kind, name = target
     if kind == "dn":
         return _("The call goes to directory number {number} on this node.").format(number=name)
-    trunk = snapshot.trunks[name]
+    if kind == "route_list":
+        lines = [
+            _("The call goes to route list {name}, which tries these trunks in order:").format(
+                name=name
+            )
+        ]
+        for position, trunk in enumerate(snapshot.route_list_trunks(name), start=1):
+            lines.append(f"  {position}. {_describe_trunk(trunk)}")
+        return "\n".join(lines)
+    return _describe_trunk(snapshot.trunks[name])
+
+
+def _describe_trunk(trunk: TrunkConfig) -> str:
     return _(
         "The call leaves by trunk {trunk} to {destinations} over {transport} "
         "(profile {profile}, {mode})."

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from tlstrunk.callcontrol.digits import DiscardDigits
+
 __all__ = [
     "AnswerMode",
     "ConsiderTrafficSecure",
     "DeviceSecurityMode",
+    "DiscardDigits",
+    "Distribution",
     "IncomingTransport",
     "OutgoingTransport",
     "TlsPolicy",
@@ -86,3 +90,12 @@ class AnswerMode(StrEnum):
     AUTO = "auto"
     #: The virtual phone rings until an operator answers or the caller gives up.
     MANUAL = "manual"
+
+
+class Distribution(StrEnum):
+    """The order in which a route group offers calls to its trunks."""
+
+    #: Always the first trunk first, then the next on failure.
+    TOP_DOWN = "Top Down"
+    #: Each call starts one trunk further down the list than the call before.
+    CIRCULAR = "Circular"

@@ -15,6 +15,8 @@ from tlstrunk.config.enums import (
     AnswerMode,
     ConsiderTrafficSecure,
     DeviceSecurityMode,
+    DiscardDigits,
+    Distribution,
     IncomingTransport,
     TlsPolicy,
     Transport,
@@ -74,9 +76,7 @@ class SecurityProfileRow(Base):
     sip_v150_outbound_sdp_offer_filtering: Mapped[str] = mapped_column(
         String(ENUM_LENGTH), default="Use Default Filter"
     )
-    tls_policy: Mapped[TlsPolicy] = mapped_column(
-        _enum_column(TlsPolicy), default=TlsPolicy.MODERN
-    )
+    tls_policy: Mapped[TlsPolicy] = mapped_column(_enum_column(TlsPolicy), default=TlsPolicy.MODERN)
 
 
 class PartitionRow(Base):
@@ -143,16 +143,69 @@ class TrunkDestinationRow(Base):
     port: Mapped[int] = mapped_column()
 
 
+class RouteGroupRow(Base):
+    __tablename__ = "route_group"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    distribution: Mapped[Distribution] = mapped_column(_enum_column(Distribution))
+    members: Mapped[list[RouteGroupMemberRow]] = relationship(
+        order_by="RouteGroupMemberRow.position", cascade="all, delete-orphan"
+    )
+
+
+class RouteGroupMemberRow(Base):
+    __tablename__ = "route_group_member"
+    __table_args__ = (UniqueConstraint("route_group_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route_group_id: Mapped[int] = mapped_column(ForeignKey("route_group.id", ondelete="CASCADE"))
+    trunk_id: Mapped[int] = mapped_column(ForeignKey("sip_trunk.id"))
+    position: Mapped[int] = mapped_column()
+    trunk: Mapped[SipTrunkRow] = relationship()
+
+
+class RouteListRow(Base):
+    __tablename__ = "route_list"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    members: Mapped[list[RouteListMemberRow]] = relationship(
+        order_by="RouteListMemberRow.position", cascade="all, delete-orphan"
+    )
+
+
+class RouteListMemberRow(Base):
+    __tablename__ = "route_list_member"
+    __table_args__ = (UniqueConstraint("route_list_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    route_list_id: Mapped[int] = mapped_column(ForeignKey("route_list.id", ondelete="CASCADE"))
+    route_group_id: Mapped[int] = mapped_column(ForeignKey("route_group.id"))
+    position: Mapped[int] = mapped_column()
+    route_group: Mapped[RouteGroupRow] = relationship()
+
+
 class RoutePatternRow(Base):
     __tablename__ = "route_pattern"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     pattern: Mapped[str] = mapped_column(String(NAME_LENGTH))
     partition_id: Mapped[int | None] = mapped_column(ForeignKey("partition.id"))
-    trunk_id: Mapped[int] = mapped_column(ForeignKey("sip_trunk.id"))
+    # exactly one of trunk_id and route_list_id is set; the writer enforces it
+    trunk_id: Mapped[int | None] = mapped_column(ForeignKey("sip_trunk.id"))
+    route_list_id: Mapped[int | None] = mapped_column(ForeignKey("route_list.id"))
     description: Mapped[str] = mapped_column(Text, default="")
+    discard_digits: Mapped[DiscardDigits] = mapped_column(
+        _enum_column(DiscardDigits), default=DiscardDigits.NONE
+    )
+    prefix_digits: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
+    called_party_mask: Mapped[str] = mapped_column(String(NAME_LENGTH), default="")
     partition: Mapped[PartitionRow | None] = relationship()
-    trunk: Mapped[SipTrunkRow] = relationship()
+    trunk: Mapped[SipTrunkRow | None] = relationship()
+    route_list: Mapped[RouteListRow | None] = relationship()
 
 
 class DirectoryNumberRow(Base):

@@ -8,20 +8,23 @@ every call uses one consistent configuration.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from tlstrunk.callcontrol.digits import AnalysisResult, DigitAnalyzer, RouteEntry
-from tlstrunk.config.enums import Transport
+from tlstrunk.config.enums import Distribution, Transport
 from tlstrunk.config.errors import ConfigNotFoundError
 from tlstrunk.config.values import (
     CallingSearchSpaceConfig,
     DirectoryNumberConfig,
     NodeConfig,
     PartitionConfig,
+    RouteGroupConfig,
+    RouteListConfig,
     RoutePatternConfig,
     SecurityProfileConfig,
     TrunkConfig,
@@ -30,8 +33,13 @@ from tlstrunk.i18n import _
 
 __all__ = ["ConfigSnapshot", "Listener", "RouteTarget"]
 
-#: Destination chosen by digit analysis: ("trunk", trunk name) or ("dn", number).
-RouteTarget = tuple[Literal["trunk", "dn"], str]
+#: Destination chosen by digit analysis: ("trunk", trunk name), ("route_list",
+#: route list name) or ("dn", number).
+RouteTarget = tuple[Literal["trunk", "route_list", "dn"], str]
+
+
+def _empty_mapping() -> Mapping[str, Any]:
+    return MappingProxyType({})
 
 
 class Listener(NamedTuple):
@@ -57,6 +65,8 @@ class ConfigSnapshot:
     route_patterns: tuple[RoutePatternConfig, ...]
     directory_numbers: tuple[DirectoryNumberConfig, ...]
     analyzer: DigitAnalyzer[RouteTarget]
+    route_groups: Mapping[str, RouteGroupConfig] = field(default_factory=_empty_mapping)
+    route_lists: Mapping[str, RouteListConfig] = field(default_factory=_empty_mapping)
 
     @classmethod
     def build(
@@ -68,10 +78,12 @@ class ConfigSnapshot:
         calling_search_spaces: Sequence[CallingSearchSpaceConfig],
         route_patterns: Sequence[RoutePatternConfig],
         directory_numbers: Sequence[DirectoryNumberConfig],
+        route_groups: Sequence[RouteGroupConfig] = (),
+        route_lists: Sequence[RouteListConfig] = (),
     ) -> ConfigSnapshot:
         """Compile the dial plan and freeze the collections."""
         entries: list[RouteEntry[RouteTarget]] = [
-            RouteEntry(rp.pattern, rp.partition, ("trunk", rp.trunk), rp.description)
+            RouteEntry(rp.pattern, rp.partition, _route_target(rp), rp.description, rp.transform)
             for rp in route_patterns
         ]
         entries += [
@@ -87,6 +99,8 @@ class ConfigSnapshot:
             route_patterns=tuple(route_patterns),
             directory_numbers=tuple(directory_numbers),
             analyzer=DigitAnalyzer.build(entries),
+            route_groups=MappingProxyType({g.name: g for g in route_groups}),
+            route_lists=MappingProxyType({r.name: r for r in route_lists}),
         )
 
     @classmethod
@@ -170,9 +184,67 @@ class ConfigSnapshot:
             )
         return (*found.partitions, None)
 
+    def route_list_trunks(self, name: str) -> tuple[TrunkConfig, ...]:
+        """Return the trunks of route list ``name`` in the order a call tries them.
+
+        The trunks of the list's first route group come first, in the group's
+        order. A trunk that appears in two groups is tried once, where it first
+        appears. For a group with Circular distribution, each call of this
+        method starts one trunk further down that group, so successive calls
+        spread over its trunks.
+
+        Raises:
+            ConfigNotFoundError: no route list has that name.
+        """
+        route_list = self.route_lists.get(name)
+        if route_list is None:
+            raise ConfigNotFoundError(
+                _("Route list {name!r} does not exist; check the spelling.").format(name=name)
+            )
+        ordered: dict[str, TrunkConfig] = {}
+        for group_name in route_list.route_groups:
+            group = self.route_groups[group_name]
+            names = group.trunks
+            if group.distribution is Distribution.CIRCULAR and names:
+                start = next(self._circular_counters[group.name]) % len(names)
+                names = names[start:] + names[:start]
+            for trunk_name in names:
+                ordered.setdefault(trunk_name, self.trunks[trunk_name])
+        return tuple(ordered.values())
+
+    def target_trunks(self, target: RouteTarget) -> tuple[TrunkConfig, ...]:
+        """Return the trunks to try, in order, for a target of digit analysis.
+
+        A trunk target gives that trunk, a route list its trunks in order, and
+        a directory number none.
+        """
+        kind, name = target
+        if kind == "trunk":
+            return (self.trunks[name],)
+        if kind == "route_list":
+            return self.route_list_trunks(name)
+        return ()
+
+    @cached_property
+    def _circular_counters(self) -> Mapping[str, itertools.count[int]]:
+        # the only state a snapshot changes after its build; next() on a count is atomic
+        return {
+            name: itertools.count()
+            for name, group in self.route_groups.items()
+            if group.distribution is Distribution.CIRCULAR
+        }
+
     def analyze(self, digits: str, css: str | None = None) -> AnalysisResult[RouteTarget]:
         """Run digit analysis for ``digits`` with the calling search space named ``css``."""
         return self.analyzer.analyze(digits, self.css_partitions(css))
+
+
+def _route_target(route: RoutePatternConfig) -> RouteTarget:
+    if route.route_list is not None:
+        return ("route_list", route.route_list)
+    if route.trunk is None:
+        raise ValueError(f"route pattern {route.pattern} has neither a trunk nor a route list")
+    return ("trunk", route.trunk)
 
 
 def _address_key(address: str) -> str:

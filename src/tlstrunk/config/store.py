@@ -20,13 +20,15 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from tlstrunk.config.enums import AnswerMode
+from tlstrunk.config.enums import AnswerMode, DiscardDigits
 from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
 from tlstrunk.config.orm import (
     CallingSearchSpaceRow,
     DirectoryNumberRow,
     NodeRow,
     PartitionRow,
+    RouteGroupRow,
+    RouteListRow,
     RoutePatternRow,
     SecurityProfileRow,
     SipTrunkRow,
@@ -38,6 +40,8 @@ from tlstrunk.config.values import (
     DirectoryNumberConfig,
     NodeConfig,
     PartitionConfig,
+    RouteGroupConfig,
+    RouteListConfig,
     RoutePatternConfig,
     SecurityProfileConfig,
     TrunkConfig,
@@ -135,11 +139,45 @@ class ConfigStore:
         with self.batch() as writer:
             writer.delete_css(name)
 
+    def add_route_group(self, group: RouteGroupConfig) -> None:
+        with self.batch() as writer:
+            writer.add_route_group(group)
+
+    def delete_route_group(self, name: str) -> None:
+        with self.batch() as writer:
+            writer.delete_route_group(name)
+
+    def add_route_list(self, route_list: RouteListConfig) -> None:
+        with self.batch() as writer:
+            writer.add_route_list(route_list)
+
+    def delete_route_list(self, name: str) -> None:
+        with self.batch() as writer:
+            writer.delete_route_list(name)
+
     def add_route_pattern(
-        self, pattern: str, trunk: str, partition: str | None = None, description: str = ""
+        self,
+        pattern: str,
+        trunk: str | None = None,
+        partition: str | None = None,
+        description: str = "",
+        *,
+        route_list: str | None = None,
+        discard_digits: DiscardDigits = DiscardDigits.NONE,
+        prefix_digits: str = "",
+        called_party_mask: str = "",
     ) -> None:
         with self.batch() as writer:
-            writer.add_route_pattern(pattern, trunk, partition, description)
+            writer.add_route_pattern(
+                pattern,
+                trunk,
+                partition,
+                description,
+                route_list=route_list,
+                discard_digits=discard_digits,
+                prefix_digits=prefix_digits,
+                called_party_mask=called_party_mask,
+            )
 
     def delete_route_pattern(self, pattern: str, partition: str | None = None) -> None:
         with self.batch() as writer:
@@ -199,6 +237,14 @@ class ConfigStore:
         with self._sessions() as session:
             return _css(session)
 
+    def list_route_groups(self) -> list[RouteGroupConfig]:
+        with self._sessions() as session:
+            return _route_groups(session)
+
+    def list_route_lists(self) -> list[RouteListConfig]:
+        with self._sessions() as session:
+            return _route_lists(session)
+
     def list_route_patterns(self) -> list[RoutePatternConfig]:
         with self._sessions() as session:
             return _route_patterns(session)
@@ -221,6 +267,8 @@ class ConfigStore:
                 calling_search_spaces=_css(session),
                 route_patterns=_route_patterns(session),
                 directory_numbers=_directory_numbers(session),
+                route_groups=_route_groups(session),
+                route_lists=_route_lists(session),
             )
         logger.debug(
             "loaded configuration snapshot from %s: %d trunks, %d dial plan entries",
@@ -331,14 +379,53 @@ def _css(session: Session) -> list[CallingSearchSpaceConfig]:
 def _route_patterns(session: Session) -> list[RoutePatternConfig]:
     rows = session.scalars(
         select(RoutePatternRow)
-        .options(selectinload(RoutePatternRow.partition), selectinload(RoutePatternRow.trunk))
+        .options(
+            selectinload(RoutePatternRow.partition),
+            selectinload(RoutePatternRow.trunk),
+            selectinload(RoutePatternRow.route_list),
+        )
         .order_by(RoutePatternRow.pattern, RoutePatternRow.partition_id)
     )
     return [
         RoutePatternConfig(
             pattern=row.pattern,
-            trunk=row.trunk.name,
+            trunk=None if row.trunk is None else row.trunk.name,
             partition=None if row.partition is None else row.partition.name,
+            description=row.description,
+            route_list=None if row.route_list is None else row.route_list.name,
+            discard_digits=row.discard_digits,
+            prefix_digits=row.prefix_digits,
+            called_party_mask=row.called_party_mask,
+        )
+        for row in rows
+    ]
+
+
+def _route_groups(session: Session) -> list[RouteGroupConfig]:
+    rows = session.scalars(
+        select(RouteGroupRow)
+        .options(selectinload(RouteGroupRow.members))
+        .order_by(RouteGroupRow.name)
+    )
+    return [
+        RouteGroupConfig(
+            name=row.name,
+            trunks=tuple(member.trunk.name for member in row.members),
+            distribution=row.distribution,
+            description=row.description,
+        )
+        for row in rows
+    ]
+
+
+def _route_lists(session: Session) -> list[RouteListConfig]:
+    rows = session.scalars(
+        select(RouteListRow).options(selectinload(RouteListRow.members)).order_by(RouteListRow.name)
+    )
+    return [
+        RouteListConfig(
+            name=row.name,
+            route_groups=tuple(member.route_group.name for member in row.members),
             description=row.description,
         )
         for row in rows

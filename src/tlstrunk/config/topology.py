@@ -25,6 +25,8 @@ from tlstrunk.config.values import (
     Destination,
     DirectoryNumberConfig,
     PartitionConfig,
+    RouteGroupConfig,
+    RouteListConfig,
     RoutePatternConfig,
     SecurityProfileConfig,
     TrunkSpec,
@@ -75,6 +77,8 @@ class ClusterTopology:
     calling_search_spaces: tuple[CallingSearchSpaceConfig, ...] = ()
     route_patterns: tuple[RoutePatternConfig, ...] = ()
     directory_numbers: tuple[DirectoryNumberConfig, ...] = ()
+    route_groups: tuple[RouteGroupConfig, ...] = ()
+    route_lists: tuple[RouteListConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,8 +140,12 @@ def apply_cluster(store: ConfigStore, cluster: ClusterTopology) -> None:
             writer.add_css(css.name, css.partitions, css.description)
         for trunk in cluster.trunks:
             writer.add_trunk(trunk)
+        for group in cluster.route_groups:
+            writer.add_route_group(group)
+        for route_list in cluster.route_lists:
+            writer.add_route_list(route_list)
         for route in cluster.route_patterns:
-            writer.add_route_pattern(route.pattern, route.trunk, route.partition, route.description)
+            writer.add_route(route)
         for number in cluster.directory_numbers:
             writer.add_directory_number(
                 number.number, number.partition, number.description, number.answer_mode, number.css
@@ -303,6 +311,8 @@ class _Reader:
             "calling_search_spaces",
             "route_patterns",
             "directory_numbers",
+            "route_groups",
+            "route_lists",
         }
         data = self.mapping(
             value,
@@ -328,6 +338,12 @@ class _Reader:
             ),
             directory_numbers=self.items(
                 data.get("directory_numbers"), f"{where}.directory_numbers", self.directory_number
+            ),
+            route_groups=self.items(
+                data.get("route_groups"), f"{where}.route_groups", self.route_group
+            ),
+            route_lists=self.items(
+                data.get("route_lists"), f"{where}.route_lists", self.route_list
             ),
         )
         self.check_references(cluster, where)
@@ -390,18 +406,53 @@ class _Reader:
         )
 
     def route_pattern(self, value: Any, where: str) -> RoutePatternConfig:
-        data = self.mapping(
-            value, where, {"pattern", "trunk", "partition", "description"}, {"pattern", "trunk"}
-        )
+        names = {spec.name for spec in dataclasses.fields(RoutePatternConfig)}
+        data = self.mapping(value, where, names, {"pattern"})
+        texts = {"pattern", "prefix_digits", "called_party_mask"}
+        # digit strings must be quoted, so a leading zero of a prefix survives
+        prefix = data.get("prefix_digits", "")
+        mask = data.get("called_party_mask", "")
         route = RoutePatternConfig(
             pattern=self.digits(data["pattern"], f"{where}.pattern"),
-            **self.fields(RoutePatternConfig, data, where, {"pattern"}),
+            prefix_digits=self.digits(prefix, f"{where}.prefix_digits"),
+            called_party_mask=self.digits(mask, f"{where}.called_party_mask"),
+            **self.fields(RoutePatternConfig, data, where, texts),
         )
         try:
             validate.check_pattern(route.pattern, _("route pattern"))
         except ConfigError as error:
             raise self.fail(f"{where}.pattern", str(error)) from error
+        try:
+            validate.check_route_pattern(route)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
         return route
+
+    def route_group(self, value: Any, where: str) -> RouteGroupConfig:
+        names = {spec.name for spec in dataclasses.fields(RouteGroupConfig)}
+        data = self.mapping(value, where, names, {"name", "trunks"})
+        group = RouteGroupConfig(
+            trunks=self.items(data["trunks"], f"{where}.trunks", self.string),
+            **self.fields(RouteGroupConfig, data, where, {"trunks"}),
+        )
+        try:
+            validate.check_route_group(group)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
+        return group
+
+    def route_list(self, value: Any, where: str) -> RouteListConfig:
+        names = {spec.name for spec in dataclasses.fields(RouteListConfig)}
+        data = self.mapping(value, where, names, {"name", "route_groups"})
+        route_list = RouteListConfig(
+            route_groups=self.items(data["route_groups"], f"{where}.route_groups", self.string),
+            **self.fields(RouteListConfig, data, where, {"route_groups"}),
+        )
+        try:
+            validate.check_route_list(route_list)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
+        return route_list
 
     def directory_number(self, value: Any, where: str) -> DirectoryNumberConfig:
         names = {spec.name for spec in dataclasses.fields(DirectoryNumberConfig)}
@@ -462,8 +513,21 @@ class _Reader:
                     partitions,
                     f"{where}.calling_search_spaces[{index}].partitions[{position}]",
                 )
+        groups = [g.name for g in cluster.route_groups]
+        lists = [r.name for r in cluster.route_lists]
+        self.unique(groups, f"{where}.route_groups", "name", _("route group"))
+        self.unique(lists, f"{where}.route_lists", "name", _("route list"))
+        for index, group in enumerate(cluster.route_groups):
+            for position, trunk_name in enumerate(group.trunks):
+                self.known(trunk_name, trunks, f"{where}.route_groups[{index}].trunks[{position}]")
+        for index, route_list in enumerate(cluster.route_lists):
+            for position, group_name in enumerate(route_list.route_groups):
+                self.known(
+                    group_name, groups, f"{where}.route_lists[{index}].route_groups[{position}]"
+                )
         for index, route in enumerate(cluster.route_patterns):
             self.known(route.trunk, trunks, f"{where}.route_patterns[{index}].trunk")
+            self.known(route.route_list, lists, f"{where}.route_patterns[{index}].route_list")
             self.known(route.partition, partitions, f"{where}.route_patterns[{index}].partition")
         for index, number in enumerate(cluster.directory_numbers):
             key_path = f"{where}.directory_numbers[{index}]"

@@ -8,12 +8,21 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 
 from tlstrunk.callcontrol.digits import PatternError, compile_pattern
-from tlstrunk.config.enums import DeviceSecurityMode, IncomingTransport, Transport
+from tlstrunk.callcontrol.digits.transform import check_mask, check_prefix_digits
+from tlstrunk.config.enums import DeviceSecurityMode, DiscardDigits, IncomingTransport, Transport
 from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.orm import NAME_LENGTH
-from tlstrunk.config.values import Destination, SecurityProfileConfig, TrunkSpec
+from tlstrunk.config.values import (
+    Destination,
+    RouteGroupConfig,
+    RouteListConfig,
+    RoutePatternConfig,
+    SecurityProfileConfig,
+    TrunkSpec,
+)
 from tlstrunk.i18n import _
 
 MAX_DESTINATIONS = 16
@@ -163,6 +172,85 @@ def check_pattern(text: str, what: str) -> None:
         compile_pattern(text)
     except PatternError as error:
         raise ConfigError(str(error)) from error
+
+
+def check_route_pattern(route: RoutePatternConfig) -> None:
+    """Check a route pattern on its own: syntax, one target, called-party settings."""
+    check_pattern(route.pattern, _("route pattern"))
+    if (route.trunk is None) == (route.route_list is None):
+        if route.trunk is None:
+            message = _("Route pattern {pattern} has no target; give it a trunk or a route list.")
+        else:
+            message = _(
+                "Route pattern {pattern} names both trunk {trunk!r} and route list {route_list!r}; "
+                "give it one of them."
+            )
+        raise ConfigError(
+            message.format(pattern=route.pattern, trunk=route.trunk, route_list=route.route_list)
+        )
+    if route.discard_digits is DiscardDigits.PRE_DOT and "." not in route.pattern:
+        raise ConfigError(
+            _(
+                "Route pattern {pattern} discards the digits before the dot (PreDot) but has no "
+                "'.'; add a '.' after the access code, as in 9.1XXX, or discard None."
+            ).format(pattern=route.pattern)
+        )
+    for text, what in (
+        (route.prefix_digits, _("prefix digits")),
+        (route.called_party_mask, _("called party mask")),
+    ):
+        if len(text) > NAME_LENGTH:
+            raise ConfigError(
+                _("The {what} {text!r} have {length} characters; use at most {limit}.").format(
+                    what=what, text=text, length=len(text), limit=NAME_LENGTH
+                )
+            )
+    try:
+        check_prefix_digits(route.prefix_digits)
+        check_mask(route.called_party_mask)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+
+
+def check_route_group(group: RouteGroupConfig) -> None:
+    """Check a route group on its own: name and at least one trunk, each listed once."""
+    check_name(_("route group"), group.name)
+    if not group.trunks:
+        raise ConfigError(
+            _("Route group {name!r} has no trunk; list at least one trunk in it.").format(
+                name=group.name
+            )
+        )
+    repeated = _repeated(group.trunks)
+    if repeated:
+        raise ConfigError(
+            _(
+                "Route group {name!r} lists trunk {trunks} more than once; list each trunk once."
+            ).format(name=group.name, trunks=repeated)
+        )
+
+
+def check_route_list(route_list: RouteListConfig) -> None:
+    """Check a route list on its own: name and at least one route group, each listed once."""
+    check_name(_("route list"), route_list.name)
+    if not route_list.route_groups:
+        raise ConfigError(
+            _("Route list {name!r} has no route group; list at least one route group.").format(
+                name=route_list.name
+            )
+        )
+    repeated = _repeated(route_list.route_groups)
+    if repeated:
+        raise ConfigError(
+            _(
+                "Route list {name!r} lists route group {groups} more than once; list each "
+                "route group once."
+            ).format(name=route_list.name, groups=repeated)
+        )
+
+
+def _repeated(names: Sequence[str]) -> str:
+    return ", ".join(sorted({name for name in names if list(names).count(name) > 1}))
 
 
 _DIRECTORY_NUMBER = re.compile(r"^(\\\+)?[0-9*#]+$")

@@ -5,10 +5,13 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 
+from tlstrunk.callcontrol.digits import CalledPartyTransform
 from tlstrunk.config.enums import (
     AnswerMode,
     ConsiderTrafficSecure,
     DeviceSecurityMode,
+    DiscardDigits,
+    Distribution,
     IncomingTransport,
     TlsPolicy,
     Transport,
@@ -21,6 +24,8 @@ __all__ = [
     "DirectoryNumberConfig",
     "NodeConfig",
     "PartitionConfig",
+    "RouteGroupConfig",
+    "RouteListConfig",
     "RoutePatternConfig",
     "SecurityProfileConfig",
     "TrunkConfig",
@@ -177,13 +182,44 @@ class CallingSearchSpaceConfig:
 
 
 @dataclass(frozen=True)
+class RouteGroupConfig:
+    """An ordered list of trunks that calls are offered to in turn."""
+
+    name: str
+    trunks: tuple[str, ...] = field(default=())
+    distribution: Distribution = Distribution.TOP_DOWN
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class RouteListConfig:
+    """An ordered list of route groups: the trunks of the first group are tried first."""
+
+    name: str
+    route_groups: tuple[str, ...] = field(default=())
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class RoutePatternConfig:
-    """A route pattern pointing at a trunk; ``partition`` ``None`` is "<None>"."""
+    """A route pattern pointing at a trunk or a route list (exactly one of them).
+
+    ``partition`` ``None`` is "<None>". ``discard_digits``, ``prefix_digits``
+    and ``called_party_mask`` rewrite the called number before the call leaves.
+    """
 
     pattern: str
-    trunk: str
+    trunk: str | None = None
     partition: str | None = None
     description: str = ""
+    route_list: str | None = None
+    discard_digits: DiscardDigits = DiscardDigits.NONE
+    prefix_digits: str = ""
+    called_party_mask: str = ""
+
+    @property
+    def transform(self) -> CalledPartyTransform:
+        return CalledPartyTransform(self.discard_digits, self.prefix_digits, self.called_party_mask)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from tlstrunk.config import validate
-from tlstrunk.config.enums import AnswerMode
+from tlstrunk.config.enums import AnswerMode, DiscardDigits, Distribution
 from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
 from tlstrunk.config.orm import (
     CallingSearchSpaceRow,
@@ -22,18 +22,35 @@ from tlstrunk.config.orm import (
     DirectoryNumberRow,
     NodeRow,
     PartitionRow,
+    RouteGroupMemberRow,
+    RouteGroupRow,
+    RouteListMemberRow,
+    RouteListRow,
     RoutePatternRow,
     SecurityProfileRow,
     SipTrunkRow,
     TrunkDestinationRow,
 )
-from tlstrunk.config.values import SecurityProfileConfig, TrunkSpec
+from tlstrunk.config.values import (
+    RouteGroupConfig,
+    RouteListConfig,
+    RoutePatternConfig,
+    SecurityProfileConfig,
+    TrunkSpec,
+)
 from tlstrunk.i18n import _
 
 __all__ = ["ConfigWriter"]
 
 NamedRow = TypeVar(
-    "NamedRow", SecurityProfileRow, SipTrunkRow, PartitionRow, CallingSearchSpaceRow, NodeRow
+    "NamedRow",
+    SecurityProfileRow,
+    SipTrunkRow,
+    PartitionRow,
+    CallingSearchSpaceRow,
+    NodeRow,
+    RouteGroupRow,
+    RouteListRow,
 )
 
 
@@ -131,8 +148,20 @@ class ConfigWriter:
         self._session.add(row)
 
     def delete_trunk(self, name: str) -> None:
-        """Delete a trunk that no route pattern points at."""
+        """Delete a trunk that no route pattern points at and no route group lists."""
         row = self._find(SipTrunkRow, name, _("trunk"))
+        groups = self._session.scalars(
+            select(RouteGroupRow.name)
+            .join(RouteGroupMemberRow, RouteGroupMemberRow.route_group_id == RouteGroupRow.id)
+            .where(RouteGroupMemberRow.trunk_id == row.id)
+        ).all()
+        if groups:
+            raise ConfigError(
+                _(
+                    "Trunk {name!r} is a member of route group {groups}; remove it from those "
+                    "groups or delete them first."
+                ).format(name=name, groups=", ".join(groups))
+            )
         patterns = self._session.scalars(
             select(RoutePatternRow.pattern).where(RoutePatternRow.trunk_id == row.id)
         ).all()
@@ -223,21 +252,118 @@ class ConfigWriter:
             )
         self._session.delete(row)
 
+    # --- route groups and route lists -------------------------------------
+
+    def add_route_group(self, group: RouteGroupConfig) -> None:
+        """Add a route group of existing trunks, in the order calls try them."""
+        validate.check_route_group(group)
+        self._reject_duplicate(RouteGroupRow, group.name, _("route group"))
+        members = [
+            RouteGroupMemberRow(position=index, trunk=self._find(SipTrunkRow, trunk, _("trunk")))
+            for index, trunk in enumerate(group.trunks)
+        ]
+        self._session.add(
+            RouteGroupRow(
+                name=group.name,
+                description=group.description,
+                distribution=Distribution(group.distribution),
+                members=members,
+            )
+        )
+
+    def delete_route_group(self, name: str) -> None:
+        """Delete a route group that no route list contains."""
+        row = self._find(RouteGroupRow, name, _("route group"))
+        lists = self._session.scalars(
+            select(RouteListRow.name)
+            .join(RouteListMemberRow, RouteListMemberRow.route_list_id == RouteListRow.id)
+            .where(RouteListMemberRow.route_group_id == row.id)
+        ).all()
+        if lists:
+            raise ConfigError(
+                _(
+                    "Route group {name!r} is a member of route list {lists}; remove it from "
+                    "those lists or delete them first."
+                ).format(name=name, lists=", ".join(lists))
+            )
+        self._session.delete(row)
+
+    def add_route_list(self, route_list: RouteListConfig) -> None:
+        """Add a route list of existing route groups, in the order calls try them."""
+        validate.check_route_list(route_list)
+        self._reject_duplicate(RouteListRow, route_list.name, _("route list"))
+        members = [
+            RouteListMemberRow(
+                position=index, route_group=self._find(RouteGroupRow, group, _("route group"))
+            )
+            for index, group in enumerate(route_list.route_groups)
+        ]
+        self._session.add(
+            RouteListRow(name=route_list.name, description=route_list.description, members=members)
+        )
+
+    def delete_route_list(self, name: str) -> None:
+        """Delete a route list that no route pattern points at."""
+        row = self._find(RouteListRow, name, _("route list"))
+        patterns = self._session.scalars(
+            select(RoutePatternRow.pattern).where(RoutePatternRow.route_list_id == row.id)
+        ).all()
+        if patterns:
+            raise ConfigError(
+                _(
+                    "Route list {name!r} is the target of route pattern {patterns}; delete "
+                    "those patterns or point them elsewhere first."
+                ).format(name=name, patterns=", ".join(patterns))
+            )
+        self._session.delete(row)
+
     # --- route patterns and directory numbers -----------------------------
 
     def add_route_pattern(
-        self, pattern: str, trunk: str, partition: str | None = None, description: str = ""
+        self,
+        pattern: str,
+        trunk: str | None = None,
+        partition: str | None = None,
+        description: str = "",
+        *,
+        route_list: str | None = None,
+        discard_digits: DiscardDigits = DiscardDigits.NONE,
+        prefix_digits: str = "",
+        called_party_mask: str = "",
     ) -> None:
-        """Add a route pattern that sends matching calls to ``trunk``."""
-        validate.check_pattern(pattern, _("route pattern"))
-        partition_row = self._find_partition(partition)
-        self._reject_duplicate_pattern(pattern, partition_row)
+        """Add a route pattern that sends matching calls to ``trunk`` or ``route_list``."""
+        self.add_route(
+            RoutePatternConfig(
+                pattern=pattern,
+                trunk=trunk,
+                partition=partition,
+                description=description,
+                route_list=route_list,
+                discard_digits=DiscardDigits(discard_digits),
+                prefix_digits=prefix_digits,
+                called_party_mask=called_party_mask,
+            )
+        )
+
+    def add_route(self, route: RoutePatternConfig) -> None:
+        """Add a route pattern given as a whole value."""
+        validate.check_route_pattern(route)
+        partition_row = self._find_partition(route.partition)
+        self._reject_duplicate_pattern(route.pattern, partition_row)
         self._session.add(
             RoutePatternRow(
-                pattern=pattern,
+                pattern=route.pattern,
                 partition=partition_row,
-                trunk=self._find(SipTrunkRow, trunk, _("trunk")),
-                description=description,
+                trunk=None
+                if route.trunk is None
+                else self._find(SipTrunkRow, route.trunk, _("trunk")),
+                route_list=None
+                if route.route_list is None
+                else self._find(RouteListRow, route.route_list, _("route list")),
+                description=route.description,
+                discard_digits=route.discard_digits,
+                prefix_digits=route.prefix_digits,
+                called_party_mask=route.called_party_mask,
             )
         )
 
@@ -302,6 +428,10 @@ class ConfigWriter:
         for table in (
             DirectoryNumberRow,
             RoutePatternRow,
+            RouteListMemberRow,
+            RouteListRow,
+            RouteGroupMemberRow,
+            RouteGroupRow,
             TrunkDestinationRow,
             SipTrunkRow,
             CssMemberRow,

@@ -1,39 +1,24 @@
-"""Digit analysis: route patterns with call-manager wildcards, closest match.
+"""Route patterns: compiling call-manager wildcards and counting what a pattern matches.
 
-A pattern is compiled into a list of elements, each a set of characters with a
-repeat range. All patterns of a dial plan are then merged into one trie whose
-edges are those elements, so patterns that share a prefix share nodes. A lookup
-walks the trie once, digit by digit, and keeps the set of live nodes, as a
-non-deterministic automaton would. Each set of live nodes becomes a
-state of a deterministic automaton, built on first use and cached, so a lookup
-along a path already taken costs one dictionary access per digit.
-
-No library offers call-manager pattern semantics (closest match by the number
-of matched strings, partitions and calling search spaces), which is why this
-module is written by hand. It is pure: no I/O, no clock, no logging.
+No library offers call-manager pattern semantics, which is why this module is
+written by hand. It is pure: no I/O, no clock, no logging.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, Generic, TypeVar
 
 from tlstrunk.i18n import _
 
 __all__ = [
     "ALPHABET",
-    "AnalysisResult",
-    "DigitAnalyzer",
-    "DuplicatePatternError",
+    "DIGITS",
     "Element",
     "Pattern",
     "PatternError",
     "Repeat",
-    "RouteEntry",
-    "RouteMatch",
     "compile_pattern",
 ]
 
@@ -43,8 +28,6 @@ ALPHABET = frozenset("0123456789*#+")
 _LITERALS = frozenset("0123456789*#")
 _ALLOWED_TEXT = "0-9, *, #, X, !, [ ], ?, +, . and a leading \\+"
 
-T = TypeVar("T", bound=Hashable)
-
 
 class PatternError(ValueError):
     """A route pattern that cannot be compiled; ``position`` is 0-based."""
@@ -53,10 +36,6 @@ class PatternError(ValueError):
         super().__init__(message)
         self.pattern = pattern
         self.position = position
-
-
-class DuplicatePatternError(ValueError):
-    """Two entries with the same pattern text in the same partition."""
 
 
 class Repeat(Enum):
@@ -395,337 +374,3 @@ def _parse_range(text: str, low: str, high: str, position: int) -> set[str]:
             position,
         )
     return {chr(code) for code in range(ord(low), ord(high) + 1)}
-
-
-# --- the analyzer ---------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RouteEntry(Generic[T]):
-    """One pattern of the dial plan: where digits matching ``pattern`` go.
-
-    ``partition`` ``None`` is the "<None>" partition, which every calling
-    search space reaches after its own partitions.
-    """
-
-    pattern: str
-    partition: str | None
-    target: T
-    description: str = ""
-
-
-@dataclass(frozen=True)
-class RouteMatch(Generic[T]):
-    """A pattern that matched the dialled digits, with its closeness measures."""
-
-    pattern: Pattern
-    partition: str | None
-    target: T
-    match_count: int
-    #: Position of ``partition`` in the calling search space used (0 is first).
-    css_rank: int
-    description: str = ""
-
-    @property
-    def sort_key(self) -> tuple[int, int, str]:
-        # the last key only makes the order deterministic between equal patterns
-        return (self.match_count, self.css_rank, self.pattern.text)
-
-
-@dataclass(frozen=True)
-class AnalysisResult(Generic[T]):
-    """The outcome of analysing one dialled string."""
-
-    digits: str
-    css: tuple[str | None, ...]
-    #: The closest match, or ``None`` when no reachable pattern matches.
-    matched: RouteMatch[T] | None
-    #: Every reachable pattern that matched, closest first (``matched`` included).
-    candidates: tuple[RouteMatch[T], ...]
-    #: Whether a longer dialled string could still match a reachable pattern.
-    could_match_more: bool
-
-    def loss_reason(self, candidate: RouteMatch[T]) -> str:
-        """Explain why ``candidate`` lost to ``matched``, in one sentence."""
-        winner = self.matched
-        if winner is None or candidate is winner:
-            return ""
-        if candidate.match_count > winner.match_count:
-            return _(
-                "It matches {count} strings of {length} digits, more than the {best} of {winner}."
-            ).format(
-                count=candidate.match_count,
-                length=len(self.digits),
-                best=winner.match_count,
-                winner=winner.pattern.text,
-            )
-        if candidate.css_rank > winner.css_rank:
-            return _(
-                "It matches as many strings as {winner}, but its partition {partition} comes "
-                "later in the calling search space."
-            ).format(winner=winner.pattern.text, partition=partition_label(candidate.partition))
-        return _(
-            "It ties with {winner} in closeness and partition; the pattern that sorts first wins."
-        ).format(winner=winner.pattern.text)
-
-
-def partition_label(partition: str | None) -> str:
-    """Return the display name of a partition, "<None>" for no partition."""
-    return "<None>" if partition is None else partition
-
-
-class _Node:
-    """A trie node: the state after matching a prefix of elements."""
-
-    __slots__ = (
-        "closure",
-        "epsilon",
-        "literal",
-        "loop",
-        "moves",
-        "partitions_below",
-        "terminals",
-        "wild",
-    )
-
-    def __init__(self) -> None:
-        self.literal: dict[str, _Node] = {}
-        self.wild: list[tuple[frozenset[str], _Node]] = []
-        self.epsilon: list[_Node] = []
-        # characters that keep the automaton here, for a node reached by a repeat
-        self.loop: frozenset[str] | None = None
-        self.terminals: list[tuple[Pattern, RouteEntry[Any]]] = []
-        self.closure: tuple[_Node, ...] = ()
-        self.partitions_below: frozenset[str | None] = frozenset()
-        # nodes reached on each character, filled in on first use
-        self.moves: dict[str, tuple[_Node, ...]] = {}
-
-
-class DigitAnalyzer(Generic[T]):
-    """An immutable dial plan compiled into a trie; build it with ``build``."""
-
-    def __init__(self, root: _Node, entries: tuple[RouteEntry[T], ...]) -> None:
-        self._root = root
-        self._entries = entries
-        self._reset_cache()
-
-    @classmethod
-    def build(cls, entries: Iterable[RouteEntry[T]]) -> DigitAnalyzer[T]:
-        """Compile every entry's pattern and merge them into one trie.
-
-        Raises:
-            PatternError: a pattern is malformed.
-            DuplicatePatternError: two entries share pattern text and partition.
-        """
-        # the trie is hundreds of thousands of small objects that all stay alive, so
-        # generational garbage collection during the build only costs time
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            return cls._build(entries)
-        finally:
-            if collecting:
-                gc.enable()
-
-    @classmethod
-    def _build(cls, entries: Iterable[RouteEntry[T]]) -> DigitAnalyzer[T]:
-        root = _Node()
-        nodes = [root]
-        children: dict[tuple[int, Element], _Node] = {}
-        seen: set[tuple[str, str | None]] = set()
-        accepted: list[RouteEntry[T]] = []
-        for entry in entries:
-            key = (entry.pattern, entry.partition)
-            if key in seen:
-                raise DuplicatePatternError(
-                    _(
-                        "Pattern {pattern} appears twice in partition {partition}; "
-                        "remove one of them or move it to another partition."
-                    ).format(pattern=entry.pattern, partition=partition_label(entry.partition))
-                )
-            seen.add(key)
-            accepted.append(entry)
-            pattern = compile_pattern(entry.pattern)
-            node = root
-            for element in pattern.elements:
-                child = children.get((id(node), element))
-                if child is None:
-                    child = _Node()
-                    _link(node, element, child)
-                    children[(id(node), element)] = child
-                    nodes.append(child)
-                node = child
-            node.terminals.append((pattern, entry))
-        _finalize(nodes)
-        return cls(root, tuple(accepted))
-
-    @property
-    def entries(self) -> tuple[RouteEntry[T], ...]:
-        return self._entries
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def analyze(self, digits: str, css: Sequence[str | None] = (None,)) -> AnalysisResult[T]:
-        """Find the closest pattern for ``digits`` among the partitions of ``css``.
-
-        ``css`` lists partition names in search order; the "<None>" partition
-        (``None``) is searched last unless it appears in the list already.
-        """
-        ranks = _css_ranks(css)
-        state = self._walk(digits)
-        candidates: list[RouteMatch[T]] = []
-        for pattern, entry in state.terminals:
-            rank = ranks.get(entry.partition)
-            if rank is not None:
-                candidates.append(
-                    RouteMatch(
-                        pattern=pattern,
-                        partition=entry.partition,
-                        target=entry.target,
-                        match_count=pattern.match_count(len(digits)),
-                        css_rank=rank,
-                        description=entry.description,
-                    )
-                )
-        candidates.sort(key=lambda match: match.sort_key)
-        reachable = tuple(ranks)
-        more = state.could_match_more.get(reachable)
-        if more is None:
-            more = _could_match_more(state.nodes, reachable)
-            state.could_match_more[reachable] = more
-        return AnalysisResult(
-            digits=digits,
-            css=reachable,
-            matched=candidates[0] if candidates else None,
-            candidates=tuple(candidates),
-            could_match_more=more,
-        )
-
-    # --- the lazily built deterministic automaton ---------------------------
-
-    def _walk(self, digits: str) -> _State:
-        state = self._start
-        for char in digits:
-            following = state.transitions.get(char)
-            if following is None:
-                following = self._advance(state, char)
-            state = following
-        return state
-
-    def _advance(self, state: _State, char: str) -> _State:
-        nodes = frozenset(_step(state.nodes, char))
-        found = self._states.get(nodes)
-        if found is None:
-            if self._cached_nodes + len(nodes) > _CACHE_NODE_BUDGET:
-                self._reset_cache()
-            found = _State(nodes)
-            self._states[nodes] = found
-            self._cached_nodes += len(nodes)
-        state.transitions[char] = found
-        return found
-
-    def _reset_cache(self) -> None:
-        start = _State(frozenset(self._root.closure))
-        self._states: dict[frozenset[_Node], _State] = {start.nodes: start}
-        self._cached_nodes = len(start.nodes)
-        self._start = start
-
-
-#: Most trie nodes that the cached automaton states may list in total before
-#: the cache is dropped; about 8 bytes of memory each, plus set overhead.
-# NOTE: the budget is an estimate. No measured dial plan has filled it yet,
-# so the cost of dropping and rebuilding the cache is unknown.
-_CACHE_NODE_BUDGET = 2_000_000
-
-
-class _State:
-    """A set of live trie nodes, one state of the deterministic automaton.
-
-    States are built on first use and cached, so repeated lookups cost one
-    dictionary access per digit. The cache is the analyzer's only mutable
-    part. Concurrent lookups may build a state twice, which is harmless.
-    """
-
-    __slots__ = ("could_match_more", "nodes", "terminals", "transitions")
-
-    def __init__(self, nodes: frozenset[_Node]) -> None:
-        self.nodes = nodes
-        self.transitions: dict[str, _State] = {}
-        self.terminals: tuple[tuple[Pattern, RouteEntry[Any]], ...] = tuple(
-            terminal for node in nodes for terminal in node.terminals
-        )
-        self.could_match_more: dict[tuple[str | None, ...], bool] = {}
-
-
-def _link(parent: _Node, element: Element, child: _Node) -> None:
-    if element.repeat is not Repeat.ONE:
-        child.loop = element.chars
-    if element.repeat is Repeat.ZERO_OR_MORE:
-        parent.epsilon.append(child)
-    elif len(element.chars) == 1 and element.repeat is Repeat.ONE:
-        (char,) = element.chars
-        parent.literal[char] = child
-    else:
-        parent.wild.append((element.chars, child))
-
-
-def _finalize(nodes: list[_Node]) -> None:
-    # a child is always created after its parent, so walking backwards visits children first
-    for node in reversed(nodes):
-        closure = dict.fromkeys([node])
-        below: set[str | None] = {entry.partition for _pattern, entry in node.terminals}
-        for child in node.epsilon:
-            closure.update(dict.fromkeys(child.closure))
-        for child in _children(node):
-            below |= child.partitions_below
-        node.closure = tuple(closure)
-        node.partitions_below = frozenset(below)
-
-
-def _children(node: _Node) -> list[_Node]:
-    return [*node.literal.values(), *(child for _chars, child in node.wild), *node.epsilon]
-
-
-def _step(active: Iterable[_Node], char: str) -> set[_Node]:
-    following: set[_Node] = set()
-    for node in active:
-        moves = node.moves.get(char)
-        if moves is None:
-            moves = _moves(node, char)
-            node.moves[char] = moves
-        following.update(moves)
-    return following
-
-
-def _moves(node: _Node, char: str) -> tuple[_Node, ...]:
-    """Return the nodes (with their closures) that ``node`` reaches on ``char``."""
-    reached: dict[_Node, None] = {}
-    if node.loop is not None and char in node.loop:
-        reached.update(dict.fromkeys(node.closure))
-    child = node.literal.get(char)
-    if child is not None:
-        reached.update(dict.fromkeys(child.closure))
-    for chars, wild_child in node.wild:
-        if char in chars:
-            reached.update(dict.fromkeys(wild_child.closure))
-    return tuple(reached)
-
-
-def _css_ranks(css: Sequence[str | None]) -> dict[str | None, int]:
-    ranks: dict[str | None, int] = {}
-    for partition in css:
-        ranks.setdefault(partition, len(ranks))
-    ranks.setdefault(None, len(ranks))
-    return ranks
-
-
-def _could_match_more(active: Iterable[_Node], reachable: Iterable[str | None]) -> bool:
-    reachable_set = frozenset(reachable)
-    for node in active:
-        if node.loop is not None and node.partitions_below & reachable_set:
-            return True
-        for child in _children(node):
-            if child.partitions_below & reachable_set:
-                return True
-    return False
