@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tlstrunk.callcontrol.digits import AnalysisResult
+from tlstrunk.callcontrol.digits import AnalysisResult, transform_called
 from tlstrunk.callcontrol.phones import CallMedia, MediaAnswer, MediaRejected, VirtualPhone
 from tlstrunk.callcontrol.policy import profile_refusal, refusal_explanation
 from tlstrunk.callcontrol.report import CallReport
@@ -47,6 +47,8 @@ RING_DELAY = 0.2
 INVITE_TIMEOUT = 32.0
 #: Seconds a stopping node waits for the 200 to each BYE it sends.
 STOP_BYE_TIMEOUT = 2.0
+#: Final responses after which a route list tries its next trunk.
+FAILOVER_STATUSES = frozenset({408, 503})
 ALLOWED_METHODS = "INVITE, ACK, BYE, CANCEL, OPTIONS"
 
 
@@ -161,8 +163,8 @@ class B2bua:
                 ).format(node=self._node.name, digits=dialled),
             )
             return report
-        kind, name = matched.target
-        if kind != "trunk":
+        trunks = snapshot.target_trunks(matched.target)
+        if not trunks:
             report.finish(
                 "failed",
                 reason=_(
@@ -171,24 +173,47 @@ class B2bua:
                 ).format(digits=dialled),
             )
             return report
-        trunk = snapshot.trunks[name]
-        await self._call_over_trunk(report, trunk, hold)
+        called = transform_called(matched, dialled)
+        for index, trunk in enumerate(trunks):
+            if index:
+                self._trace.info(
+                    "DigitAnalysis",
+                    "Route list %s: trunk %s failed (%s); trying trunk %s",
+                    matched.target[1],
+                    trunks[index - 1].name,
+                    report.reason,
+                    trunk.name,
+                )
+                report.restart()
+            retry = await self._call_over_trunk(report, trunk, hold, called)
+            report.attempts.append(
+                {"trunk": trunk.name, "state": report.state, "reason": report.reason}
+            )
+            if not retry:
+                break
         return report
 
-    async def _call_over_trunk(self, report: CallReport, trunk: TrunkConfig, hold: float) -> None:
+    async def _call_over_trunk(
+        self, report: CallReport, trunk: TrunkConfig, hold: float, called: str
+    ) -> bool:
+        """Place the call on ``trunk``; return whether the next trunk of a route list may try.
+
+        The next trunk tries after the trunk cannot be reached, the INVITE gets no
+        final response, or it gets 503 or 408, as route lists in call managers do.
+        """
         report.trunk = trunk.name
         try:
             connection = await self._trunks.connection_for(trunk)
         except TrunkUnavailable as exc:
             report.failed_check = exc.check
             report.finish("failed", reason=str(exc))
-            return
+            return True
         self._describe_connection(report, connection)
         encrypted = self._signalling_encrypted(trunk, connection)
         report.signalling_encrypted = encrypted
         phone = self.phone(report.calling)
         offer = phone.make_offer(srtp=encrypted and trunk.srtp_allowed)
-        invite = self._build_invite(report, trunk, connection, offer)
+        invite = self._build_invite(report, connection, offer, called)
         try:
             response = await asyncio.wait_for(
                 self._stack.send_request(invite, connection), INVITE_TIMEOUT
@@ -202,7 +227,7 @@ class B2bua:
                     "The INVITE to trunk {trunk} got no final response within {seconds:.0f} s."
                 ).format(trunk=trunk.name, seconds=INVITE_TIMEOUT),
             )
-            return
+            return True
         except RequestFailed as exc:
             report.failed_check = "connection closed by the far end"
             report.finish(
@@ -218,10 +243,10 @@ class B2bua:
                     own=self._own_certificate(),
                 ),
             )
-            return
+            return True
         if response.status_code >= 300:
             report.finish("failed", status=response.status_code, reason=response.reason)
-            return
+            return response.status_code in FAILOVER_STATUSES
         dialog = Dialog.from_uac(invite, response)
         active = _ActiveDialog(dialog, connection, report, asyncio.Event())
         self._dialogs[dialog.dialog_id] = active
@@ -238,6 +263,7 @@ class B2bua:
         finally:
             self._stop_media(active)
             self._dialogs.pop(dialog.dialog_id, None)
+        return False
 
     @staticmethod
     def _stop_media(active: _ActiveDialog) -> None:
@@ -270,11 +296,11 @@ class B2bua:
         active.report.finish("cleared", status=response.status_code, reason=reason)
 
     def _build_invite(
-        self, report: CallReport, trunk: TrunkConfig, connection: SipChannel, offer: bytes
+        self, report: CallReport, connection: SipChannel, offer: bytes, called: str
     ) -> Request:
         remote_host, remote_port = connection.remote
         uri = SipUri.parse(
-            f"sip:{report.called}@{remote_host}:{remote_port}{_transport_param(connection)}"
+            f"sip:{called}@{remote_host}:{remote_port}{_transport_param(connection)}"
         )
         local_tag = secrets.token_hex(6)
         headers = Headers()
@@ -284,7 +310,7 @@ class B2bua:
             "From",
             f'"{report.calling}" <sip:{report.calling}@{self._node.address}>;tag={local_tag}',
         )
-        headers.add("To", f"<sip:{report.called}@{remote_host}>")
+        headers.add("To", f"<sip:{called}@{remote_host}>")
         headers.add("Call-ID", report.call_id)
         headers.add("CSeq", "101 INVITE")
         headers.add("Contact", self._contact(report.calling, connection))

@@ -47,6 +47,8 @@ class CallReport:
     failed_check: str | None = None
     answered: float | None = None
     ended: float | None = None
+    #: One entry per trunk tried, in order, for calls routed through a route list.
+    attempts: list[dict[str, Any]] = field(default_factory=list)
 
     def record(self, direction: str, local: str, remote: str, message: Message) -> None:
         """Add ``message`` to the ladder."""
@@ -64,6 +66,16 @@ class CallReport:
         if reason is not None:
             self.reason = reason
         self.ended = time.time()
+
+    def restart(self) -> None:
+        """Clear the outcome of a failed trunk before the next trunk of a route list tries."""
+        self.state = "setup"
+        self.status = None
+        self.reason = None
+        self.failed_check = None
+        self.ended = None
+        self.connection = None
+        self.peer_certificate = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return the report as plain JSON-ready data."""

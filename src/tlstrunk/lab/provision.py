@@ -179,8 +179,12 @@ def configure_node(paths: NodePaths, cluster: ClusterTopology, step: Step) -> No
         )
     for pattern in cluster.route_patterns:
         step(
-            _("{node}: route pattern {pattern} -> trunk {trunk}").format(
-                node=cluster.name, pattern=pattern.pattern, trunk=pattern.trunk
+            _("{node}: route pattern {pattern} -> {target}").format(
+                node=cluster.name,
+                pattern=pattern.pattern,
+                target=_("trunk {name}").format(name=pattern.trunk)
+                if pattern.trunk
+                else _("route list {name}").format(name=pattern.route_list),
             )
         )
     for number in cluster.directory_numbers:
