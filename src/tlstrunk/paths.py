@@ -38,6 +38,11 @@ class NodePaths:
         return self.root / "traces" / "sdl.jsonl"
 
     @property
+    def keylog(self) -> Path:
+        """TLS secrets of a running capture; private to the node and deleted when it ends."""
+        return self.root / "private" / "tls-keylog.txt"
+
+    @property
     def log(self) -> Path:
         """The node process's standard output and error."""
         return self.root / "node.log"

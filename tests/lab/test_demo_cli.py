@@ -7,6 +7,7 @@ one at a time and fail if another program holds those ports.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import ssl
@@ -156,3 +157,22 @@ def test_demo_keep_refuses_peer_without_certificate(tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=60)
     assert process.returncode == 0, "".join(lines) + output
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="needs tshark (apt-get install tshark)")
+def test_demo_capture_decodes_in_tshark(tmp_path: Path) -> None:
+    result = run_demo(tmp_path / "lab", "--capture")
+    assert result.returncode == 0, result.stdout + result.stderr
+    capture = tmp_path / "lab" / "CUCMA" / "capture.pcapng"
+    decoded = subprocess.run(
+        ["tshark", "-r", str(capture), "-Y", "sip", "-T", "fields", "-e", "sip.Method",
+         "-e", "sip.Status-Code"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    fields = [line.split("\t") for line in decoded.stdout.splitlines()]
+    methods = [f[0] for f in fields if f[0]]
+    statuses = [f[1] for f in fields if len(f) > 1 and f[1]]
+    assert methods.count("INVITE") == 2, decoded.stdout
+    assert methods.count("BYE") == 2, decoded.stdout
+    assert "200" in statuses
+    assert not (tmp_path / "lab" / "CUCMA" / "private" / "tls-keylog.txt").exists()

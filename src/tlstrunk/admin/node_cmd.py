@@ -22,6 +22,7 @@ from tlstrunk.control_client import ControlError, control_request
 from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
 from tlstrunk.pki.errors import PkiError
+from tlstrunk.transport.capture import CaptureSettings
 from tlstrunk.transport.tls import TlsConfigurationError
 
 app = typer.Typer(help="Run a call-control node and control a running one.", no_args_is_help=True)
@@ -39,8 +40,10 @@ def _install_event_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-async def _serve(paths: NodePaths, passphrase: bytes | None) -> None:
-    node = Node(paths, passphrase=passphrase)
+async def _serve(
+    paths: NodePaths, passphrase: bytes | None, capture: CaptureSettings | None
+) -> None:
+    node = Node(paths, passphrase=passphrase, capture=capture)
     await node.start()
     control = ControlServer(node, paths.control_socket)
     await control.start()
@@ -75,6 +78,22 @@ def run(
             help="File whose first line is the passphrase of the node's encrypted private keys."
         ),
     ] = None,
+    capture: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the node's SIP traffic to this pcapng file, TLS secrets embedded, "
+            "so Wireshark and tshark show the SIP inside the TLS."
+        ),
+    ] = None,
+    capture_host: Annotated[
+        str | None, typer.Option(help="Capture only packets to or from this IP address.")
+    ] = None,
+    capture_port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Capture only this TCP or UDP port.")
+    ] = None,
+    capture_count: Annotated[
+        int | None, typer.Option(min=1, help="Stop capturing after this many packets.")
+    ] = None,
 ) -> None:
     """Run the node in the foreground until SIGTERM, SIGINT or a shutdown request."""
     logging.basicConfig(
@@ -82,7 +101,12 @@ def run(
     )
     # Alembic announces its SQLite context at INFO on every start; keep its warnings only.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    _install_event_loop()
+    settings = None
+    if capture is not None:
+        settings = CaptureSettings(capture, capture_host, capture_port, capture_count)
+    else:
+        # The capture tap needs the standard event loop; without capture, use uvloop.
+        _install_event_loop()
     passphrase = None
     if store_passphrase_file is not None:
         try:
@@ -96,7 +120,7 @@ def run(
             )
             raise typer.Exit(2) from exc
     try:
-        asyncio.run(_serve(NodePaths(node_dir), passphrase))
+        asyncio.run(_serve(NodePaths(node_dir), passphrase, settings))
     except (NodeStartError, TlsConfigurationError, PkiError) as exc:
         err_console.print(f"[red]{_('Error')}:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -33,6 +33,7 @@ from tlstrunk.pki.explain import explain_ssl_error
 from tlstrunk.pki.names import openssl_style_subject
 from tlstrunk.pki.store import CertificateStore
 from tlstrunk.sip.message import Message
+from tlstrunk.transport.capture import CaptureSettings, NodeCapture
 from tlstrunk.transport.connection import SipChannel, SipConnection
 from tlstrunk.transport.listener import Rejection, StreamListener
 from tlstrunk.transport.tls import (
@@ -63,9 +64,17 @@ class NodeStartError(Exception):
 class Node:
     """A running node built from a node directory."""
 
-    def __init__(self, paths: NodePaths, *, passphrase: bytes | None = None) -> None:
+    def __init__(
+        self,
+        paths: NodePaths,
+        *,
+        passphrase: bytes | None = None,
+        capture: CaptureSettings | None = None,
+    ) -> None:
         self.paths = paths
         self._passphrase = passphrase
+        self._capture_settings = capture
+        self._capture: NodeCapture | None = None
         self.trace = TraceWriter(paths.trace_text, paths.trace_json)
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, StreamListener]] = []
@@ -141,10 +150,11 @@ class Node:
     def _load_contexts(self) -> None:
         identity = self._identity()
         self._tls_identity = identity
+        keylog = self._capture.keylog_path if self._capture is not None else None
         contexts = {
             policy: (
-                build_server_context(identity, policy),
-                build_client_context(identity, policy),
+                build_server_context(identity, policy, keylog),
+                build_client_context(identity, policy, keylog),
             )
             for policy in sorted(self._policies())
         }
@@ -215,6 +225,13 @@ class Node:
                     "address with 'tlstrunk node set --node-dir DIR --name NAME --address IP'."
                 ).format(path=self.paths.config_db)
             )
+        if self._capture_settings is not None:
+            self._capture = NodeCapture(self._capture_settings, self.paths.keylog)
+            self.trace.info(
+                "CallManager",
+                "Capturing to %s with TLS secrets embedded",
+                self._capture_settings.path,
+            )
         self._load_contexts()
         self._warn_legacy_profiles()
         listeners = sorted(
@@ -233,6 +250,7 @@ class Node:
             udp_endpoint=lambda: self._udp,
             probe_context=lambda: build_probe_context(self._tls_identity),
             trace=self.trace,
+            capture=self._capture,
         )
         self._b2bua = B2bua(
             node=NodeIdentity(node.name, node.address, sip_ports),
@@ -262,6 +280,7 @@ class Node:
                 on_message=self._stack.handle_message,
                 check=self._trunks.check_udp,
                 trace=self.trace,
+                capture=self._capture,
             )
             await endpoint.start(address, port)
             self._udp = endpoint
@@ -272,6 +291,7 @@ class Node:
             check=self._trunks.check_inbound,
             on_rejected=self._on_rejected,
             trace=self.trace,
+            capture=self._capture,
         )
         await listener.start(address, port)
         self._listeners.append((address, port, listener))
@@ -288,6 +308,10 @@ class Node:
             await self._b2bua.stop()
         for connection in list(self._connections.values()):
             connection.close("node stopping")
+        if self._capture is not None:
+            await asyncio.sleep(0.05)  # let the closing connections reach the capture
+            self._capture.close()
+            self._capture = None
         self.trace.info("CallManager", "Node stopped")
         self.trace.close()
         self.stopped.set()

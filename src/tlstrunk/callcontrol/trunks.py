@@ -30,6 +30,7 @@ from tlstrunk.pki.names import (
     openssl_style_subject,
     parse_subject_names,
 )
+from tlstrunk.transport.capture import NodeCapture
 from tlstrunk.transport.connection import SipChannel, SipConnection
 from tlstrunk.transport.listener import (
     ConnectionRejected,
@@ -107,7 +108,9 @@ class TrunkConnections:
         udp_endpoint: Callable[[], UdpEndpoint | None],
         probe_context: Callable[[], ssl.SSLContext],
         trace: TraceWriter,
+        capture: NodeCapture | None = None,
     ) -> None:
+        self._capture = capture
         self._probe_context = probe_context
         self._udp_endpoint = udp_endpoint
         self._node_address = node_address
@@ -196,6 +199,7 @@ class TrunkConnections:
                 local_address=self._node_address,
                 context=self._client_context(trunk) if secure else None,
                 connection=connection,
+                capture=self._capture,
             )
         except ssl.SSLError as exc:
             detail = explain_ssl_error(exc, side="client")

@@ -122,6 +122,7 @@ class Demo:
         section: Callable[[str], None],
         breakage: Breakage | None = None,
         hold: float = 1.0,
+        capture: bool = False,
     ) -> None:
         self.topology = apply_breakage(topology, breakage)
         self.directory = directory
@@ -129,6 +130,7 @@ class Demo:
         self.section = section
         self.breakage = breakage
         self.hold = hold
+        self.capture = capture
         self.nodes: dict[str, NodeProcess] = {}
 
     def node_paths(self, cluster: ClusterTopology) -> NodePaths:
@@ -150,7 +152,9 @@ class Demo:
         """Start one process per node."""
         self.section(_("Starting nodes"))
         for cluster in self.topology.clusters:
-            node = start_node(cluster.name, self.node_paths(cluster))
+            paths = self.node_paths(cluster)
+            capture = paths.root / "capture.pcapng" if self.capture else None
+            node = start_node(cluster.name, paths, capture=capture)
             self.nodes[cluster.name] = node
             status = node.request({"op": "status"})
             listeners = ", ".join(

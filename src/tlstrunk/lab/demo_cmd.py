@@ -213,6 +213,14 @@ def demo(
         ),
     ] = None,
     hold: Annotated[float, typer.Option(help="Seconds each call stays connected.")] = 1.0,
+    capture: Annotated[
+        bool,
+        typer.Option(
+            "--capture",
+            help="Each node writes capture.pcapng in its directory, with the TLS secrets "
+            "embedded, for Wireshark or tshark.",
+        ),
+    ] = False,
 ) -> None:
     """Run two clusters with CA-signed certificates and place calls over their TLS trunk."""
     if breakage not in (None, "name", "ca"):
@@ -241,7 +249,13 @@ def demo(
             breakage, topology.clusters[1].name if breakage == "name" else topology.clusters[0].name
         )
     runner = Demo(
-        topology, directory.resolve(), step=_step, section=_section, breakage=broken, hold=hold
+        topology,
+        directory.resolve(),
+        step=_step,
+        section=_section,
+        breakage=broken,
+        hold=hold,
+        capture=capture,
     )
     console.print(_("tlstrunk demo in {dir}").format(dir=runner.directory))
     try:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tlstrunk.control_client import ControlError, control_request
@@ -67,13 +68,17 @@ class NodeProcess:
                 self.process.wait()
 
 
-def start_node(name: str, paths: NodePaths) -> NodeProcess:
-    """Start ``tlstrunk node run`` for ``paths`` and wait until it answers ``status``."""
+def start_node(name: str, paths: NodePaths, *, capture: Path | None = None) -> NodeProcess:
+    """Start ``tlstrunk node run`` for ``paths`` and wait until it answers ``status``.
+
+    With ``capture`` the node writes its SIP traffic, TLS secrets embedded, to that file.
+    """
+    extra = ["--capture", str(capture)] if capture is not None else []
     log = paths.log.open("ab")
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tlstrunk", "node", "run", "--node-dir", str(paths.root)],
+        [sys.executable, "-m", "tlstrunk", "node", "run", "--node-dir", str(paths.root), *extra],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,

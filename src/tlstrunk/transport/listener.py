@@ -24,6 +24,7 @@ from typing import Any
 from tlstrunk.i18n import _
 from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.pki.explain import explain_ssl_error
+from tlstrunk.transport.capture import NodeCapture
 from tlstrunk.transport.connection import Address, SipConnection
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,9 @@ class StreamListener:
         check: AcceptCheck,
         on_rejected: Callable[[Rejection], None],
         trace: TraceWriter,
+        capture: NodeCapture | None = None,
     ) -> None:
+        self._capture = capture
         self._context = context
         self.transport = "TCP" if context is None else "TLS"
         self._make_connection = make_connection
@@ -168,6 +171,11 @@ class StreamListener:
         try:
             if self._context is None:
                 await loop.connect_accepted_socket(lambda: connection, accepted)
+            elif self._capture is not None:
+                self.handshakes += 1
+                await self._capture.accept(
+                    accepted, connection, self._context(remote), HANDSHAKE_TIMEOUT
+                )
             else:
                 self.handshakes += 1
                 await loop.connect_accepted_socket(
@@ -243,6 +251,7 @@ async def open_stream_connection(
     local_address: str | None,
     context: ssl.SSLContext | None,
     connection: SipConnection,
+    capture: NodeCapture | None = None,
 ) -> SipConnection:
     """Connect to ``host:port`` over TLS, or plain TCP when ``context`` is ``None``.
 
@@ -253,6 +262,9 @@ async def open_stream_connection(
     if context is None:
         connection.transport = "TCP"
         await loop.create_connection(lambda: connection, host, port, local_addr=local_addr)
+        return connection
+    if capture is not None:
+        await capture.connect(host, port, local_addr, connection, context, HANDSHAKE_TIMEOUT)
         return connection
     await loop.create_connection(
         lambda: connection,

@@ -49,8 +49,14 @@ class TlsConfigurationError(Exception):
     """Raised when a TLS context cannot be built from the node's files."""
 
 
-def _base_context(protocol: int, identity: TlsIdentity, policy: str) -> ssl.SSLContext:
+def _base_context(
+    protocol: int, identity: TlsIdentity, policy: str, keylog: Path | None
+) -> ssl.SSLContext:
     context = ssl.SSLContext(protocol)
+    if keylog is not None:
+        # Only a node that captures its own traffic writes its TLS secrets, to a
+        # private file that the capture embeds and deletes.
+        context.keylog_filename = str(keylog)
     if policy == LEGACY:
         # Python deprecates TLS 1.0 because it is weak; the legacy policy exists
         # to reach old clusters that speak nothing newer.
@@ -103,16 +109,20 @@ def _own_certificate_problem(identity: TlsIdentity, exc: Exception) -> str:
     ).format(cert=identity.certificate_chain, key=identity.private_key, error=exc)
 
 
-def build_server_context(identity: TlsIdentity, policy: str = MODERN) -> ssl.SSLContext:
+def build_server_context(
+    identity: TlsIdentity, policy: str = MODERN, keylog: Path | None = None
+) -> ssl.SSLContext:
     """Build the context for inbound trunk connections; the client must present a certificate."""
-    context = _base_context(ssl.PROTOCOL_TLS_SERVER, identity, policy)
+    context = _base_context(ssl.PROTOCOL_TLS_SERVER, identity, policy, keylog)
     context.verify_mode = ssl.CERT_REQUIRED
     return context
 
 
-def build_client_context(identity: TlsIdentity, policy: str = MODERN) -> ssl.SSLContext:
+def build_client_context(
+    identity: TlsIdentity, policy: str = MODERN, keylog: Path | None = None
+) -> ssl.SSLContext:
     """Build the context for outbound trunk connections."""
-    context = _base_context(ssl.PROTOCOL_TLS_CLIENT, identity, policy)
+    context = _base_context(ssl.PROTOCOL_TLS_CLIENT, identity, policy, keylog)
     # The peer is matched by the profile's X.509 subject name after the handshake.
     context.check_hostname = False
     return context

@@ -20,6 +20,7 @@ from tlstrunk.sip.address import Via
 from tlstrunk.sip.errors import SipParseError
 from tlstrunk.sip.framing import BadMessage
 from tlstrunk.sip.message import Message, Request, parse_message
+from tlstrunk.transport.capture import NodeCapture
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,9 @@ class UdpEndpoint(asyncio.DatagramProtocol):
         on_message: Callable[[UdpChannel, Message], None],
         check: Callable[[UdpChannel], str | None],
         trace: TraceWriter,
+        capture: NodeCapture | None = None,
     ) -> None:
+        self._capture = capture
         self._on_message = on_message
         self._check = check
         self._trace = trace
@@ -137,6 +140,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 data.decode("utf-8", "replace"),
             )
         self._transport.sendto(data, remote)
+        if self._capture is not None:
+            self._capture.udp(self.local, remote, "out", data)
 
     # -- asyncio callbacks ------------------------------------------------
 
@@ -147,6 +152,8 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
         remote: Address = (str(addr[0]), int(addr[1]))
+        if self._capture is not None:
+            self._capture.udp(self.local, remote, "in", data)
         channel = self._channels.get(remote)
         if channel is None:
             channel = UdpChannel(self, remote, "inbound")
