@@ -28,7 +28,7 @@ _capture_ids = itertools.count(1)
 
 @dataclass(frozen=True)
 class CaptureSettings:
-    """What the engineer asked for: the file and the usual host, port and count filters."""
+    """Capture request: the file and the usual host, port and count filters."""
 
     path: Path
     host: str | None = None
@@ -41,8 +41,8 @@ class NodeCapture:
 
     Args:
         settings: the file and the filters.
-        keylog_path: where the TLS contexts write their secrets; it holds secrets,
-            so it lives in the node's private directory and is deleted on close.
+        keylog_path: where the TLS contexts write their secrets. It contains
+            secrets, so it lives in the node's private directory and is deleted on close.
     """
 
     def __init__(self, settings: CaptureSettings, keylog_path: Path) -> None:

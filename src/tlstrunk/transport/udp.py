@@ -36,7 +36,7 @@ class UdpChannel:
     """The path to one peer address through a node's UDP socket.
 
     It offers the same attributes as a stream connection, so the transaction
-    layer and the B2BUA treat both alike; ``reliable`` is False, so client
+    layer and the B2BUA treat both alike. ``reliable`` is False, so client
     transactions retransmit.
     """
 
@@ -210,7 +210,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
 
 
 def _mark_received(request: Request, remote: Address) -> None:
-    """Add ``received`` and fill ``rport`` on the top Via, as RFC 3581 section 4 says."""
+    """Add ``received`` and fill ``rport`` on the top Via (RFC 3581 section 4)."""
     values = request.headers.get_all("Via")
     if not values:
         return
