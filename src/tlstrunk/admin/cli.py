@@ -5,7 +5,15 @@ from __future__ import annotations
 import typer
 
 from tlstrunk import __version__
-from tlstrunk.admin import ca_cmd, cert_cmd, config_cmd, doctor_cmd, node_cmd, sip_cmd
+from tlstrunk.admin import (
+    ca_cmd,
+    cert_cmd,
+    config_cmd,
+    doctor_cmd,
+    node_cmd,
+    sip_cmd,
+    trace_cmd,
+)
 from tlstrunk.lab import demo_cmd
 
 app = typer.Typer(
@@ -26,6 +34,7 @@ app.add_typer(config_cmd.css_app, name="css")
 app.add_typer(node_cmd.app, name="node")
 app.add_typer(sip_cmd.app, name="sip")
 app.add_typer(doctor_cmd.app, name="doctor")
+app.add_typer(trace_cmd.app, name="trace")
 app.command("demo")(demo_cmd.demo)
 
 

@@ -193,6 +193,7 @@ class SipConnection(asyncio.Protocol):
                 self.id,
                 data.decode("utf-8", "replace"),
                 connection=self.id,
+                call_id=message.call_id,
             )
         self._transport.write(data)
 
@@ -249,6 +250,7 @@ class SipConnection(asyncio.Protocol):
                 self.id,
                 message.to_bytes().decode("utf-8", "replace"),
                 connection=self.id,
+                call_id=message.call_id,
             )
         try:
             self._on_message(self, message)

@@ -138,6 +138,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 remote[0],
                 remote[1],
                 data.decode("utf-8", "replace"),
+                call_id=message.call_id,
             )
         self._transport.sendto(data, remote)
         if self._capture is not None:
@@ -187,6 +188,7 @@ class UdpEndpoint(asyncio.DatagramProtocol):
                 channel.remote[0],
                 channel.remote[1],
                 data.decode("utf-8", "replace"),
+                call_id=message.call_id,
             )
         try:
             self._on_message(channel, message)
