@@ -273,6 +273,12 @@ def trunk_add(
     css: Annotated[
         str | None, typer.Option("--css", help="Calling search space for inbound calls.")
     ] = None,
+    options_ping: Annotated[
+        bool, typer.Option(help="Send SIP OPTIONS to the destinations to see whether they are up.")
+    ] = False,
+    options_ping_interval: Annotated[
+        int, typer.Option(help="Seconds between OPTIONS requests, from 5 to 3600.")
+    ] = 60,
     device_pool: str = "Default",
     location: str = "Hub_None",
     description: Description = "",
@@ -289,6 +295,8 @@ def trunk_add(
             srtp_allowed=srtp_allowed,
             consider_traffic_secure=consider_traffic_secure,
             css=css,
+            options_ping=options_ping,
+            options_ping_interval=options_ping_interval,
         )
         store.add_trunk(spec)
     console.print(_("Added trunk {name}.").format(name=name), highlight=False)
@@ -300,7 +308,13 @@ def trunk_list(node_dir: NodeDir) -> None:
     with _open_store(node_dir) as store:
         trunks = store.list_trunks()
     table = Table(title=_("SIP trunks"))
-    for column in (_("Name"), _("Destinations"), _("Security profile"), _("SRTP allowed")):
+    for column in (
+        _("Name"),
+        _("Destinations"),
+        _("Security profile"),
+        _("SRTP allowed"),
+        _("OPTIONS ping"),
+    ):
         table.add_column(column)
     for trunk in trunks:
         _add_row(
@@ -309,8 +323,15 @@ def trunk_list(node_dir: NodeDir) -> None:
             ", ".join(str(d) for d in trunk.destinations),
             trunk.profile.name,
             _yes_no(trunk.srtp_allowed),
+            _options_ping_label(trunk),
         )
     console.print(table)
+
+
+def _options_ping_label(trunk: TrunkConfig) -> str:
+    if not trunk.options_ping:
+        return _("off")
+    return _("every {seconds} s").format(seconds=trunk.options_ping_interval)
 
 
 @trunk_app.command("show")
@@ -324,6 +345,8 @@ def trunk_show(node_dir: NodeDir, name: str) -> None:
     for key, value in vars(trunk.to_spec()).items():
         if key == "destinations":
             display = ", ".join(str(d) for d in trunk.destinations)
+        elif key == "options_ping_interval":
+            display = _("{seconds} s").format(seconds=value)
         elif isinstance(value, bool):
             display = _yes_no(value)
         else:

@@ -1,5 +1,6 @@
 """Cluster configuration: storage, validation and immutable snapshots."""
 
+from tlstrunk.config.cdr import CdrRecord, CdrWriter, export_cdrs_csv
 from tlstrunk.config.enums import (
     AnswerMode,
     ConsiderTrafficSecure,
@@ -30,6 +31,8 @@ from tlstrunk.config.values import (
 __all__ = [
     "AnswerMode",
     "CallingSearchSpaceConfig",
+    "CdrRecord",
+    "CdrWriter",
     "ConfigError",
     "ConfigNotFoundError",
     "ConfigSnapshot",
@@ -53,4 +56,5 @@ __all__ = [
     "Transport",
     "TrunkConfig",
     "TrunkSpec",
+    "export_cdrs_csv",
 ]

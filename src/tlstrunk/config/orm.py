@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from tlstrunk.config.enums import (
@@ -24,6 +24,8 @@ from tlstrunk.config.enums import (
 
 NAME_LENGTH = 50
 ENUM_LENGTH = 40
+#: Length of an ISO 8601 UTC time with microseconds, as the CDR table stores times.
+TIME_LENGTH = 32
 
 
 def _enum_column(enum_class: type[enum.Enum]) -> Enum:
@@ -125,6 +127,9 @@ class SipTrunkRow(Base):
     sip_profile: Mapped[str] = mapped_column(String(NAME_LENGTH), default="Standard SIP Profile")
     dtmf_signaling_method: Mapped[str] = mapped_column(String(ENUM_LENGTH), default="No Preference")
     css_id: Mapped[int | None] = mapped_column(ForeignKey("calling_search_space.id"))
+    options_ping: Mapped[bool] = mapped_column(default=False)
+    #: Seconds between OPTIONS requests when ``options_ping`` is on.
+    options_ping_interval: Mapped[int] = mapped_column(default=60)
     security_profile: Mapped[SecurityProfileRow] = relationship()
     css: Mapped[CallingSearchSpaceRow | None] = relationship()
     destinations: Mapped[list[TrunkDestinationRow]] = relationship(
@@ -219,3 +224,31 @@ class DirectoryNumberRow(Base):
     css_id: Mapped[int | None] = mapped_column(ForeignKey("calling_search_space.id"))
     partition: Mapped[PartitionRow | None] = relationship()
     css: Mapped[CallingSearchSpaceRow | None] = relationship()
+
+
+class CdrRow(Base):
+    """One call detail record; times are ISO 8601 text in UTC, so text order is time order."""
+
+    __tablename__ = "cdr"
+    __table_args__ = (Index("ix_cdr_start", "start"), Index("ix_cdr_call_id", "call_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(255))
+    node: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    direction: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    calling: Mapped[str] = mapped_column(String(255))
+    called: Mapped[str] = mapped_column(String(255))
+    trunk: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    start: Mapped[str] = mapped_column(String(TIME_LENGTH))
+    answer: Mapped[str | None] = mapped_column(String(TIME_LENGTH))
+    end: Mapped[str] = mapped_column(String(TIME_LENGTH))
+    duration: Mapped[float | None] = mapped_column(Float)
+    cause: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(ENUM_LENGTH))
+    secure: Mapped[bool] = mapped_column()
+    srtp_suite: Mapped[str | None] = mapped_column(String(ENUM_LENGTH))
+    signalling_encrypted: Mapped[bool] = mapped_column()
+    packets_sent: Mapped[int | None] = mapped_column()
+    packets_received: Mapped[int | None] = mapped_column()
+    packets_decrypted: Mapped[int | None] = mapped_column()
+    packets_failed: Mapped[int | None] = mapped_column()

@@ -145,6 +145,10 @@ class ConfigSnapshot:
             for (transport, port), profiles in sorted(grouped.items())
         ]
 
+    def options_ping_trunks(self) -> tuple[TrunkConfig, ...]:
+        """Return the trunks with OPTIONS ping on, by name."""
+        return tuple(trunk for _name, trunk in sorted(self.trunks.items()) if trunk.options_ping)
+
     def directory_number(self, number: str) -> DirectoryNumberConfig | None:
         """Return the directory number ``number`` in any partition, if configured.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,10 +21,12 @@ from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from tlstrunk.config.cdr import CdrRecord, record_from_row, time_text
 from tlstrunk.config.enums import AnswerMode, DiscardDigits
 from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
 from tlstrunk.config.orm import (
     CallingSearchSpaceRow,
+    CdrRow,
     DirectoryNumberRow,
     NodeRow,
     PartitionRow,
@@ -253,6 +256,36 @@ class ConfigStore:
         with self._sessions() as session:
             return _directory_numbers(session)
 
+    def list_cdrs(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        call_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[CdrRecord]:
+        """Return call detail records oldest first.
+
+        ``since`` is inclusive and ``until`` exclusive, both compared with the
+        call's start; a naive datetime is taken as UTC. ``limit`` keeps the
+        newest records.
+        """
+        if limit is not None and limit < 1:
+            raise ConfigError(
+                _("The CDR limit {limit} is not positive; give 1 or more.").format(limit=limit)
+            )
+        query = select(CdrRow)
+        if since is not None:
+            query = query.where(CdrRow.start >= time_text(since))
+        if until is not None:
+            query = query.where(CdrRow.start < time_text(until))
+        if call_id is not None:
+            query = query.where(CdrRow.call_id == call_id)
+        query = query.order_by(CdrRow.start.desc(), CdrRow.id.desc()).limit(limit)
+        with self._sessions() as session:
+            rows = session.scalars(query).all()
+            return [record_from_row(row) for row in reversed(rows)]
+
     def load_snapshot(self) -> ConfigSnapshot:
         """Read the whole configuration in one transaction and compile it."""
         with self._sessions() as session, session.begin():
@@ -355,6 +388,8 @@ def _trunks(session: Session) -> list[TrunkConfig]:
             sip_profile=row.sip_profile,
             dtmf_signaling_method=row.dtmf_signaling_method,
             css=None if row.css is None else row.css.name,
+            options_ping=row.options_ping,
+            options_ping_interval=row.options_ping_interval,
         )
         for row in rows
     ]

@@ -26,6 +26,9 @@ from tlstrunk.config.values import (
 from tlstrunk.i18n import _
 
 MAX_DESTINATIONS = 16
+#: Seconds; shorter intervals load the far end, longer ones notice a dead peer too late.
+MIN_OPTIONS_PING_INTERVAL = 5
+MAX_OPTIONS_PING_INTERVAL = 3600
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -146,7 +149,7 @@ def is_host(address: str) -> bool:
 
 
 def check_trunk(trunk: TrunkSpec) -> None:
-    """Check a trunk on its own: name and 1 to 16 valid destinations."""
+    """Check a trunk on its own: name, 1 to 16 valid destinations, OPTIONS ping."""
     check_name(_("trunk"), trunk.name)
     count = len(trunk.destinations)
     if not 1 <= count <= MAX_DESTINATIONS:
@@ -158,6 +161,35 @@ def check_trunk(trunk: TrunkSpec) -> None:
         )
     for destination in trunk.destinations:
         check_destination(destination, trunk.name)
+    check_options_ping(trunk)
+
+
+def check_options_ping(trunk: TrunkSpec) -> None:
+    """Check the OPTIONS ping switch and an interval of 5 to 3600 seconds."""
+    if not isinstance(trunk.options_ping, bool):
+        raise ConfigError(
+            _(
+                "The OPTIONS ping setting {value!r} of trunk {trunk!r} is not on or off; "
+                "use true or false."
+            ).format(value=trunk.options_ping, trunk=trunk.name)
+        )
+    interval = trunk.options_ping_interval
+    if (
+        isinstance(interval, bool)
+        or not isinstance(interval, int)
+        or not MIN_OPTIONS_PING_INTERVAL <= interval <= MAX_OPTIONS_PING_INTERVAL
+    ):
+        raise ConfigError(
+            _(
+                "The OPTIONS ping interval {interval!r} of trunk {trunk!r} is not valid; "
+                "use a whole number of seconds from {low} to {high}, for example 60."
+            ).format(
+                interval=interval,
+                trunk=trunk.name,
+                low=MIN_OPTIONS_PING_INTERVAL,
+                high=MAX_OPTIONS_PING_INTERVAL,
+            )
+        )
 
 
 def check_pattern(text: str, what: str) -> None:

@@ -34,6 +34,7 @@ __all__ = [
 
 DEFAULT_SIP_PORT = 5060
 DEFAULT_SIP_TLS_PORT = 5061
+DEFAULT_OPTIONS_PING_INTERVAL = 60
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,10 @@ class TrunkSpec:
     dtmf_signaling_method: str = "No Preference"
     #: Calling search space for digit analysis of calls arriving on the trunk.
     css: str | None = None
+    #: Send SIP OPTIONS to the destinations to see whether the far end is up.
+    options_ping: bool = False
+    #: Seconds between OPTIONS requests, from 5 to 3600.
+    options_ping_interval: int = DEFAULT_OPTIONS_PING_INTERVAL
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,8 @@ class TrunkConfig:
     sip_profile: str = "Standard SIP Profile"
     dtmf_signaling_method: str = "No Preference"
     css: str | None = None
+    options_ping: bool = False
+    options_ping_interval: int = DEFAULT_OPTIONS_PING_INTERVAL
 
     @property
     def security_profile(self) -> str:
@@ -161,6 +168,8 @@ class TrunkConfig:
             sip_profile=self.sip_profile,
             dtmf_signaling_method=self.dtmf_signaling_method,
             css=self.css,
+            options_ping=self.options_ping,
+            options_ping_interval=self.options_ping_interval,
         )
 
 

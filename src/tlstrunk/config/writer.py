@@ -140,6 +140,8 @@ class ConfigWriter:
             sip_profile=trunk.sip_profile,
             dtmf_signaling_method=trunk.dtmf_signaling_method,
             css=self._find_css(trunk.css),
+            options_ping=trunk.options_ping,
+            options_ping_interval=trunk.options_ping_interval,
             destinations=[
                 TrunkDestinationRow(position=index, address=dest.address, port=dest.port)
                 for index, dest in enumerate(trunk.destinations)
