@@ -7,6 +7,7 @@ import typer
 from tlstrunk import __version__
 from tlstrunk.admin import (
     ca_cmd,
+    cdr_cmd,
     cert_cmd,
     config_cmd,
     doctor_cmd,
@@ -35,6 +36,7 @@ app.add_typer(node_cmd.app, name="node")
 app.add_typer(sip_cmd.app, name="sip")
 app.add_typer(doctor_cmd.app, name="doctor")
 app.add_typer(trace_cmd.app, name="trace")
+app.add_typer(cdr_cmd.app, name="cdr")
 app.command("demo")(demo_cmd.demo)
 
 

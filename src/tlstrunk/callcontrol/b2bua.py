@@ -88,7 +88,9 @@ class B2bua:
         snapshot: Callable[[], ConfigSnapshot],
         own_certificate: Callable[[], str],
         trace: TraceWriter,
+        on_call_ended: Callable[[CallReport], None] | None = None,
     ) -> None:
+        self._on_call_ended = on_call_ended
         self._node = node
         self._own_certificate = own_certificate
         self._stack = stack
@@ -135,6 +137,19 @@ class B2bua:
 
     async def place_call(self, calling: str, dialled: str, hold: float) -> CallReport:
         """Place a call from local directory number ``calling`` and hang up after ``hold`` s."""
+        report = await self._place_call(calling, dialled, hold)
+        self._call_ended(report)
+        return report
+
+    def _call_ended(self, report: CallReport) -> None:
+        """Hand a finished call's report to the node once, for its call detail record."""
+        if report.recorded or report.ended is None:
+            return
+        report.recorded = True
+        if self._on_call_ended is not None:
+            self._on_call_ended(report)
+
+    async def _place_call(self, calling: str, dialled: str, hold: float) -> CallReport:
         snapshot = self._snapshot()
         call_id = f"{secrets.token_hex(12)}@{self._node.address}"
         report = CallReport(self._node.name, call_id, "outbound", calling, dialled)
@@ -414,6 +429,7 @@ class B2bua:
         await asyncio.sleep(RING_DELAY)
         if self._pending_invites.pop(request.call_id, None) is None:
             report.finish("cancelled", status=487, reason="Request Terminated")
+            self._call_ended(report)
             return
         ok = make_response(
             request, 200, to_tag=local_tag, body=answer.body, content_type="application/sdp"
@@ -444,6 +460,7 @@ class B2bua:
             transaction, make_response(request, status, reason, to_tag=secrets.token_hex(6))
         )
         report.finish("failed", status=status, reason=reason)
+        self._call_ended(report)
 
     def _on_ack(self, request: Request) -> None:
         active = self._dialogs.get(self._incoming_key(request))
@@ -469,6 +486,8 @@ class B2bua:
         self._stack.respond(transaction, make_response(request, 200))
         self._stop_media(active)
         active.report.finish("cleared", status=200, reason="BYE from the far end")
+        if active.report.direction == "inbound":
+            self._call_ended(active.report)
         active.hung_up.set()
 
     def _on_cancel(self, request: Request, transaction: ServerTransaction) -> None:
@@ -602,6 +621,8 @@ class B2bua:
             )
             for call in active:
                 call.hung_up.set()
+                if call.report.direction == "inbound":
+                    self._call_ended(call.report)
         for task in list(self._tasks):
             task.cancel()
 

@@ -19,6 +19,7 @@ from tlstrunk.callcontrol.b2bua import B2bua, NodeIdentity
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections
+from tlstrunk.config.cdr import CdrRecord, CdrWriter
 from tlstrunk.config.enums import TlsPolicy
 from tlstrunk.config.snapshot import ConfigSnapshot
 from tlstrunk.config.store import ConfigStore
@@ -75,6 +76,7 @@ class Node:
         self._passphrase = passphrase
         self._capture_settings = capture
         self._capture: NodeCapture | None = None
+        self._cdr_writer: CdrWriter | None = None
         self.trace = TraceWriter(paths.trace_text, paths.trace_json)
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, StreamListener]] = []
@@ -217,6 +219,7 @@ class Node:
                 )
             )
         self._snapshot = ConfigStore(self.paths.config_db).load_snapshot()
+        self._cdr_writer = CdrWriter(self.paths.config_db)
         node = self._snapshot.node
         if node is None:
             raise NodeStartError(
@@ -259,6 +262,7 @@ class Node:
             snapshot=lambda: self.snapshot,
             own_certificate=lambda: self._own_certificate,
             trace=self.trace,
+            on_call_ended=self._record_call,
         )
         for transport, port in listeners:
             try:
@@ -308,6 +312,10 @@ class Node:
             await self._b2bua.stop()
         for connection in list(self._connections.values()):
             connection.close("node stopping")
+        if self._cdr_writer is not None:
+            writer = self._cdr_writer
+            self._cdr_writer = None
+            await asyncio.get_running_loop().run_in_executor(None, writer.close, 5.0)
         if self._capture is not None:
             await asyncio.sleep(0.05)  # let the closing connections reach the capture
             self._capture.close()
@@ -315,6 +323,11 @@ class Node:
         self.trace.info("CallManager", "Node stopped")
         self.trace.close()
         self.stopped.set()
+
+    def _record_call(self, report: CallReport) -> None:
+        # The writer queues the record for its own thread; the call path never waits on it.
+        if self._cdr_writer is not None:
+            self._cdr_writer.submit(CdrRecord.from_report(report.to_dict()))
 
     def _record_peer(self, trunk: str, certificate: x509.Certificate) -> None:
         try:

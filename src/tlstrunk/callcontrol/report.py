@@ -49,6 +49,8 @@ class CallReport:
     ended: float | None = None
     #: One entry per trunk tried, in order, for calls routed through a route list.
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    #: Whether the call detail record of this call was handed over.
+    recorded: bool = False
 
     def record(self, direction: str, local: str, remote: str, message: Message) -> None:
         """Add ``message`` to the ladder."""
