@@ -49,6 +49,12 @@ INVITE_TIMEOUT = 32.0
 STOP_BYE_TIMEOUT = 2.0
 #: Final responses after which a route list tries its next trunk.
 FAILOVER_STATUSES = frozenset({408, 503})
+#: Seconds an OPTIONS ping waits for its final response.
+OPTIONS_TIMEOUT = 5.0
+#: Trunk states as the trunk list shows them.
+IN_SERVICE = "In Service"
+OUT_OF_SERVICE = "Out of Service"
+PING_NOT_ENABLED = "Unknown - OPTIONS Ping not enabled"
 ALLOWED_METHODS = "INVITE, ACK, BYE, CANCEL, OPTIONS"
 
 
@@ -309,6 +315,41 @@ class B2bua:
             return
         reason = _("BYE sent because the node stopped") if stopping else "BYE"
         active.report.finish("cleared", status=response.status_code, reason=reason)
+
+    async def ping(self, trunk: TrunkConfig) -> tuple[str, str]:
+        """Send OPTIONS over ``trunk``; return its status, as the trunk list shows, and why.
+
+        Any final response means the far end is alive, so the trunk is "In
+        Service" unless it answered 408 or 503; no connection or no answer makes
+        it "Out of Service" with the reason.
+        """
+        try:
+            connection = await self._trunks.connection_for(trunk)
+        except TrunkUnavailable as exc:
+            return OUT_OF_SERVICE, str(exc)
+        remote_host, remote_port = connection.remote
+        uri = SipUri.parse(f"sip:{remote_host}:{remote_port}{_transport_param(connection)}")
+        headers = Headers()
+        headers.add("Via", str(self._via(connection)))
+        headers.add("Max-Forwards", "70")
+        headers.add(
+            "From", f"<sip:{self._node.name}@{self._node.address}>;tag={secrets.token_hex(6)}"
+        )
+        headers.add("To", f"<sip:{remote_host}>")
+        headers.add("Call-ID", f"{secrets.token_hex(12)}@{self._node.address}")
+        headers.add("CSeq", "1 OPTIONS")
+        headers.add("User-Agent", "tlstrunk")
+        request = Request("OPTIONS", uri, headers)
+        try:
+            response = await asyncio.wait_for(
+                self._stack.send_request(request, connection), OPTIONS_TIMEOUT
+            )
+        except (RequestFailed, TimeoutError) as exc:
+            reason = connection.close_reason or str(exc) or _("no response")
+            return OUT_OF_SERVICE, _("OPTIONS got no response: {reason}").format(reason=reason)
+        if response.status_code in FAILOVER_STATUSES:
+            return OUT_OF_SERVICE, f"{response.status_code} {response.reason}"
+        return IN_SERVICE, f"{response.status_code} {response.reason}"
 
     def _build_invite(
         self, report: CallReport, connection: SipChannel, offer: bytes, called: str

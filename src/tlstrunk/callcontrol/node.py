@@ -15,7 +15,7 @@ from typing import Any
 
 from cryptography import x509
 
-from tlstrunk.callcontrol.b2bua import B2bua, NodeIdentity
+from tlstrunk.callcontrol.b2bua import IN_SERVICE, PING_NOT_ENABLED, B2bua, NodeIdentity
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections
@@ -77,6 +77,9 @@ class Node:
         self._capture_settings = capture
         self._capture: NodeCapture | None = None
         self._cdr_writer: CdrWriter | None = None
+        self._ping_tasks: list[asyncio.Task[None]] = []
+        #: Trunk name to (status, reason) from the latest OPTIONS ping.
+        self.trunk_status: dict[str, tuple[str, str]] = {}
         self.trace = TraceWriter(paths.trace_text, paths.trace_json)
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, StreamListener]] = []
@@ -276,6 +279,9 @@ class Node:
                 ) from exc
         self.trace.info("CallManager", "Node %s started on %s", node.name, node.address)
         self._expiry_task = asyncio.get_running_loop().create_task(self._watch_expiry())
+        for trunk in self._snapshot.options_ping_trunks():
+            task = asyncio.get_running_loop().create_task(self._ping_trunk(trunk))
+            self._ping_tasks.append(task)
 
     async def _listen(self, transport: str, address: str, port: int) -> None:
         assert self._trunks is not None
@@ -304,6 +310,8 @@ class Node:
         """Close listeners and connections."""
         if self._expiry_task is not None:
             self._expiry_task.cancel()
+        for task in self._ping_tasks:
+            task.cancel()
         for _address, _port, listener in self._listeners:
             await listener.stop()
         if self._udp is not None:
@@ -323,6 +331,33 @@ class Node:
         self.trace.info("CallManager", "Node stopped")
         self.trace.close()
         self.stopped.set()
+
+    async def ping(self, trunk_name: str) -> tuple[str, str]:
+        """Send one OPTIONS ping over the trunk named ``trunk_name`` and keep its status."""
+        assert self._b2bua is not None
+        result = await self._b2bua.ping(self.snapshot.trunks[trunk_name])
+        self.trunk_status[trunk_name] = result
+        return result
+
+    async def _ping_trunk(self, trunk: TrunkConfig) -> None:
+        """Send OPTIONS over ``trunk`` every ping interval and keep its status."""
+        assert self._b2bua is not None
+        while True:
+            status, reason = await self._b2bua.ping(trunk)
+            previous = self.trunk_status.get(trunk.name)
+            self.trunk_status[trunk.name] = (status, reason)
+            if previous is None or previous[0] != status:
+                level = "AppInfo" if status == IN_SERVICE else "Warning"
+                self.trace.event(
+                    level, "SIPHandler", "Trunk %s is %s (%s)", trunk.name, status, reason
+                )
+            await asyncio.sleep(trunk.options_ping_interval)
+
+    def _trunk_status(self, trunk: TrunkConfig) -> str:
+        if not trunk.options_ping:
+            return PING_NOT_ENABLED
+        status, reason = self.trunk_status.get(trunk.name, ("Unknown", "no ping yet"))
+        return status if status == IN_SERVICE else f"{status} ({reason})"
 
     def _record_call(self, report: CallReport) -> None:
         # The writer queues the record for its own thread; the call path never waits on it.
@@ -445,6 +480,7 @@ class Node:
                         if trunk.name in outbound
                         else None
                     ),
+                    "status": self._trunk_status(trunk),
                 }
                 for trunk in snapshot.trunks.values()
             ],
