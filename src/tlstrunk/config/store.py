@@ -8,6 +8,7 @@ alembic.ini is needed at run time.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -312,8 +313,18 @@ class ConfigStore:
         return snapshot
 
 
+#: Alembic keeps the running migration in module globals, so two threads that
+#: migrate at once (a node's CDR writer and a command, say) must take turns.
+_UPGRADE_LOCK = threading.Lock()
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the shipped migrations on ``engine`` up to ``revision`` (the newest by default)."""
+    with _UPGRADE_LOCK:
+        _upgrade(engine, revision)
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:

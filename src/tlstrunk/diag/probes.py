@@ -29,6 +29,7 @@ from tlstrunk.sip.headers import Headers
 from tlstrunk.sip.message import Request, Response
 from tlstrunk.sip.transaction import new_branch
 from tlstrunk.sip.uri import SipUri
+from tlstrunk.transport.listener import connect_tls
 
 logger = logging.getLogger(__name__)
 
@@ -219,18 +220,15 @@ async def fetch_presented_chain(
     host: str, port: int, *, local_address: str | None, context: ssl.SSLContext, timeout: float
 ) -> tuple[x509.Certificate, ...]:
     """Return the chain ``host:port`` sends, read with a probe context, or () if unreadable."""
-    loop = asyncio.get_running_loop()
     probe = _SipProbe()
-    local_addr = (local_address, 0) if local_address else None
     try:
-        await loop.create_connection(
-            lambda: probe,
-            host,
-            port,
-            ssl=context,
-            server_hostname="",
-            local_addr=local_addr,
-            ssl_handshake_timeout=timeout,
+        await connect_tls(
+            probe,
+            host=host,
+            port=port,
+            local_address=local_address,
+            context=context,
+            timeout=timeout,
         )
     except (ssl.SSLError, OSError, TimeoutError) as exc:
         logger.info("probe handshake with %s:%d failed: %s", host, port, exc)
@@ -256,18 +254,15 @@ async def version_accepted(
     Returns None when the outcome says nothing about the version (a reset or timeout).
     A certificate alert counts as accepted: the alert comes after the version was agreed.
     """
-    loop = asyncio.get_running_loop()
     probe = _SipProbe()
-    local_addr = (local_address, 0) if local_address else None
     try:
-        await loop.create_connection(
-            lambda: probe,
-            host,
-            port,
-            ssl=context,
-            server_hostname="",
-            local_addr=local_addr,
-            ssl_handshake_timeout=timeout,
+        await connect_tls(
+            probe,
+            host=host,
+            port=port,
+            local_address=local_address,
+            context=context,
+            timeout=timeout,
         )
     except ssl.SSLError as exc:
         reason = (getattr(exc, "reason", None) or str(exc)).upper()

@@ -297,19 +297,36 @@ async def fetch_server_certificate(
     ``context`` must skip verification (see ``build_probe_context``); the
     connection closes right after the handshake.
     """
-    loop = asyncio.get_running_loop()
     probe = _ProbeProtocol()
-    local_addr = (local_address, 0) if local_address else None
     try:
-        await loop.create_connection(
-            lambda: probe,
-            host,
-            port,
-            ssl=context,
-            server_hostname="",
-            local_addr=local_addr,
-            ssl_handshake_timeout=HANDSHAKE_TIMEOUT,
-        )
+        await connect_tls(probe, host=host, port=port, local_address=local_address, context=context)
     except (ssl.SSLError, OSError, TimeoutError):
         return probe.der
     return probe.der
+
+
+async def connect_tls(
+    protocol: asyncio.BaseProtocol,
+    *,
+    host: str,
+    port: int,
+    local_address: str | None,
+    context: ssl.SSLContext,
+    timeout: float = HANDSHAKE_TIMEOUT,
+) -> None:
+    """Open a TLS connection to ``host:port`` from ``local_address`` for ``protocol``.
+
+    No SNI is sent: trunk peers are checked by the profile's X.509 subject name,
+    not by host name. Raises ``ssl.SSLError``, ``OSError`` or ``TimeoutError``.
+    """
+    loop = asyncio.get_running_loop()
+    local_addr = (local_address, 0) if local_address else None
+    await loop.create_connection(
+        lambda: protocol,
+        host,
+        port,
+        ssl=context,
+        server_hostname="",
+        local_addr=local_addr,
+        ssl_handshake_timeout=timeout,
+    )
