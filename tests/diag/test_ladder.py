@@ -131,6 +131,10 @@ def test_cli_reports_unknown_call_and_missing_traces(
                                       "--call-id", "nobody@nowhere"])
     assert result.exit_code == 1
     assert "No SIP messages with Call-ID nobody@nowhere" in result.output
+    result = CliRunner().invoke(app, ["get", "--node-dir", str(dirs["CUCMA"]),
+                                      "--call-id", "nobody@nowhere"])
+    assert result.exit_code == 1
+    assert "No trace event mentions Call-ID nobody@nowhere" in result.output
     result = CliRunner().invoke(app, ["get", "--node-dir", str(tmp_path)])
     assert result.exit_code == 2
     assert "No trace files in" in result.output

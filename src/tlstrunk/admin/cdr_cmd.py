@@ -133,7 +133,7 @@ def cdr_list(
         _("Packets"),
         _("Call-ID"),
     ):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for record in records:
         duration = "" if record.duration is None else f"{record.duration:.1f}"
         cells = (

@@ -29,6 +29,9 @@ app = typer.Typer(help="Run a call-control node and control a running one.", no_
 console = Console()
 err_console = Console(stderr=True)
 
+#: Seconds 'node call' and 'node status' wait for a node that is still starting.
+STARTUP_WAIT = 10.0
+
 NodeDir = Annotated[Path, typer.Option("--node-dir", "--dir", help="The node's directory.")]
 
 
@@ -157,7 +160,9 @@ def set_node(
 def status(node_dir: NodeDir) -> None:
     """Show a running node's listeners, trunk connections and refused connections."""
     try:
-        result = control_request(NodePaths(node_dir).control_socket, {"op": "status"})
+        result = control_request(
+            NodePaths(node_dir).control_socket, {"op": "status"}, wait=STARTUP_WAIT
+        )
     except ControlError as exc:
         err_console.print(f"[red]{_('Error')}:[/red] {exc}")
         raise typer.Exit(1) from exc
@@ -179,6 +184,7 @@ def call(
             NodePaths(node_dir).control_socket,
             {"op": "call", "from": calling, "to": dialled, "hold": hold},
             timeout=hold + 60,
+            wait=STARTUP_WAIT,
         )
     except ControlError as exc:
         err_console.print(f"[red]{_('Error')}:[/red] {exc}")

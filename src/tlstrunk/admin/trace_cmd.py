@@ -47,8 +47,10 @@ def _check_dirs(node_dirs: list[Path]) -> None:
     for root in node_dirs:
         if not trace_files(NodePaths(root).trace_json):
             raise _fail(
-                _("No trace files in {dir}; give the directory a node runs in "
-                  "(it holds traces/sdl.jsonl).").format(dir=root / "traces")
+                _(
+                    "No trace files in {dir}; give the directory a node runs in "
+                    "(it holds traces/sdl.jsonl)."
+                ).format(dir=root / "traces")
             )
 
 
@@ -74,9 +76,13 @@ def get(
     except ValueError as exc:
         raise _fail(str(exc)) from exc
     lines = (_format(event, as_json, node) for event, node in _merged(node_dirs, where))
+    written = 0
     if out is None:
         for line in lines:
             typer.echo(line)
+            written += 1
+        if not written:
+            raise _no_events(call_id)
         return
     try:
         with out.open("w", encoding="utf-8") as stream:
@@ -88,6 +94,19 @@ def get(
                 file=out, error=exc.strerror
             )
         ) from exc
+
+
+def _no_events(call_id: str | None) -> typer.Exit:
+    """Say that nothing matched, and return the exit status 1 to raise."""
+    if call_id:
+        message = _(
+            "No trace event mentions Call-ID {call_id}; check the Call-ID in the call report "
+            "or in 'tlstrunk cdr list', and the node directory."
+        ).format(call_id=call_id)
+    else:
+        message = _("No trace event matches; widen the time range, level or components.")
+    typer.echo(message, err=True)
+    return typer.Exit(1)
 
 
 def _merged(node_dirs: list[Path], where: TraceFilter) -> Iterator[tuple[TraceEvent, str | None]]:
@@ -124,9 +143,10 @@ def ladder(
         raise _fail(str(exc)) from exc
     if not drawn.messages:
         raise _fail(
-            _("No SIP messages with Call-ID {call_id} in the traces of {dirs}; check the "
-              "Call-ID with `tlstrunk trace get`, and that the node traced at level Detailed."
-              ).format(call_id=call_id, dirs=", ".join(str(d) for d in node_dirs)),
+            _(
+                "No SIP messages with Call-ID {call_id} in the traces of {dirs}; check the "
+                "Call-ID with `tlstrunk trace get`, and that the node traced at level Detailed."
+            ).format(call_id=call_id, dirs=", ".join(str(d) for d in node_dirs)),
             NOT_FOUND,
         )
     typer.echo(render_text(drawn), nl=False)

@@ -185,7 +185,8 @@ def _wait_until_interrupted(demo: Demo) -> None:
 
     signal.signal(signal.SIGTERM, _request_stop)
     try:
-        while not stop and all(node.process.poll() is None for node in demo.nodes.values()):
+        # A node stopped on its own (say with 'node stop') leaves the others running.
+        while not stop and any(node.process.poll() is None for node in demo.nodes.values()):
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
