@@ -143,6 +143,9 @@ def test_name_mismatch_names_value_to_set(tmp_path: Path) -> None:
         names.fix
     )
     assert Verdict.FAIL not in {r.verdict for r in results if r.step != "names"}, render(results)
+    options = one(results, "OPTIONS")
+    assert options.verdict is Verdict.WARN
+    assert "calls on this trunk fail" in options.fix
 
 
 def test_far_rejects_our_certificate(tmp_path: Path) -> None:

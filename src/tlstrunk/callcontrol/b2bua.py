@@ -164,6 +164,7 @@ class B2bua:
         if line is None:
             report.finish(
                 "failed",
+                status=404,
                 reason=_(
                     "Directory number {number} is not configured on node {node}; "
                     "add it before placing calls from it."
@@ -227,7 +228,7 @@ class B2bua:
             connection = await self._trunks.connection_for(trunk)
         except TrunkUnavailable as exc:
             report.failed_check = exc.check
-            report.finish("failed", reason=str(exc))
+            report.finish("failed", status=503, reason=str(exc))
             return True
         self._describe_connection(report, connection)
         encrypted = self._signalling_encrypted(trunk, connection)
@@ -253,6 +254,7 @@ class B2bua:
             report.failed_check = "connection closed by the far end"
             report.finish(
                 "failed",
+                status=503,
                 reason=_(
                     "Trunk {trunk}: the far end closed the TLS connection without answering "
                     "the INVITE ({error}). A node closes a trunk connection when one of its "

@@ -283,7 +283,23 @@ class _DestinationCheck:
             results.append(self._client_certificate_accepted())
         else:
             results.append(await self._client_certificate_rejected(outcome, session, local_port))
-        results.append(self._options_result(outcome))
+        options = self._options_result(outcome)
+        if options.verdict is Verdict.PASS and any(
+            r.step in (server_cert.SERVER_CHAIN, server_cert.NAMES) and r.verdict is Verdict.FAIL
+            for r in results
+        ):
+            # The probe skips the checks the node makes, so the node itself would
+            # close this connection before any call: say so instead of passing.
+            options = StepResult(
+                OPTIONS,
+                Verdict.WARN,
+                _("{seen}, but only because the doctor skips the failed checks above").format(
+                    seen=options.seen
+                ),
+                _("calls on this trunk fail until the failed steps above are fixed"),
+                self.where,
+            )
+        results.append(options)
         results.append(self._record_step(session.chain))
         return results
 

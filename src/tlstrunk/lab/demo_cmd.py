@@ -153,9 +153,8 @@ def show_call(outcome: CallOutcome) -> None:
         _step(_("Call connected, held and cleared with BYE / 200 OK"))
     else:
         console.print(
-            _("  [red]\u2717 Call failed[/red] ({state}{status}): {reason}").format(
-                state=report.get("state"),
-                status=f", SIP {report['status']}" if report.get("status") else "",
+            _("  [red]\u2717 Call failed[/red]{status}: {reason}").format(
+                status=f" (SIP {report['status']})" if report.get("status") else "",
                 reason=report.get("reason") or _("no reason recorded"),
             ),
             soft_wrap=True,
