@@ -1,4 +1,4 @@
-"""What a SIP trunk security profile lets in: the accept-flags of the profile screen.
+"""Accept settings of a SIP trunk security profile, applied to incoming requests.
 
 Out-of-dialog REFER, unsolicited NOTIFY, presence SUBSCRIBE and INVITE with
 Replaces are refused with 403 unless the trunk's profile accepts them. This
@@ -49,7 +49,7 @@ _LABELS = {
     "accept_replaces_header": "Accept replaces header",
 }
 
-#: Reason phrases say what is refused in the fewest words a peer's log can show.
+#: Reason phrases name the refused request in the fewest words a peer's log can show.
 _REFUSED = {
     "accept_out_of_dialog_refer": "Out-of-dialog REFER Not Accepted",
     "accept_unsolicited_notification": "Unsolicited NOTIFY Not Accepted",

@@ -288,8 +288,8 @@ class _DestinationCheck:
             r.step in (server_cert.SERVER_CHAIN, server_cert.NAMES) and r.verdict is Verdict.FAIL
             for r in results
         ):
-            # The probe skips the checks the node makes, so the node itself would
-            # close this connection before any call: say so instead of passing.
+            # The probe skips the checks the node makes, and the node itself would
+            # close this connection before any call, so warn instead of passing.
             options = StepResult(
                 OPTIONS,
                 Verdict.WARN,

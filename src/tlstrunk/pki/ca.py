@@ -594,7 +594,7 @@ def _issued_from_json(item: dict[str, Any]) -> IssuedRecord:
     )
 
 
-#: Longest validity accepted, in days (about 100 years); datetime cannot go much past it.
+#: Maximum validity in days (about 100 years), well inside what datetime can hold.
 MAX_DAYS = 36_500
 
 

@@ -97,7 +97,7 @@ class SipConnection(asyncio.Protocol):
         self.tls: TlsSessionInfo | None = None
         self.trunk_name: str | None = None
         self.close_reason: str | None = None
-        #: "TLS" or "TCP"; set by whoever opens or accepts the connection.
+        #: "TLS" or "TCP", set by the code that opens or accepts the connection.
         self.transport = "TLS"
         self._on_message = on_message
         self._on_closed = on_closed
