@@ -28,7 +28,7 @@ def writer(tmp_path: Path, **options: object) -> TraceWriter:
     )
 
 
-def test_rotation_keeps_files_bounded_and_reader_returns_every_event_in_order(
+def test_rotation_bounds_files_keeps_order(
     tmp_path: Path,
 ) -> None:
     trace = writer(tmp_path, max_bytes=4000, backups=5)
@@ -140,7 +140,7 @@ def messages(path: Path, **where: object) -> list[str]:
     return [e.message[:12] for e in read_events(path, TraceFilter.build(**where))]  # type: ignore[arg-type]
 
 
-def test_reader_filters_by_call_id_field_header_and_word(tmp_path: Path) -> None:
+def test_reader_call_id_filter(tmp_path: Path) -> None:
     path = filled(tmp_path)
     assert messages(path, call_id="abc@host") == [
         "Outgoing SIP", "Call abc@hos", "unrelated"]

@@ -48,7 +48,7 @@ OutgoingTransport = Transport
 
 
 class IncomingTransport(StrEnum):
-    """What a security profile accepts on its incoming port."""
+    """Transport a security profile accepts on its incoming port."""
 
     TCP_UDP = "TCP+UDP"
     TCP = "TCP"
@@ -64,11 +64,11 @@ class IncomingTransport(StrEnum):
 
 
 class TlsPolicy(StrEnum):
-    """Which TLS versions, keys and signature hashes a profile accepts.
+    """Set of TLS versions, keys and signature hashes a profile accepts.
 
     ``modern`` is TLS 1.2 and 1.3 with RSA keys of at least 2048 bits or ECDSA,
     signed with SHA-256 or better. ``legacy`` also accepts TLS 1.0 and 1.1,
-    1024-bit RSA and SHA-1, for old clusters only; a node warns whenever a
+    1024-bit RSA and SHA-1, for old clusters only, and a node warns whenever a
     profile uses it.
     """
 
@@ -84,7 +84,7 @@ class ConsiderTrafficSecure(StrEnum):
 
 
 class AnswerMode(StrEnum):
-    """How a directory number's virtual phone handles an incoming call."""
+    """Behaviour of a directory number's virtual phone on an incoming call."""
 
     #: The virtual phone answers at once.
     AUTO = "auto"

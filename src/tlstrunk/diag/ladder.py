@@ -79,7 +79,7 @@ class Ladder:
 
 @dataclass
 class _NodeView:
-    """What one node's trace says about itself and about the call."""
+    """Facts one node's trace records about the node itself and about the call."""
 
     name: str
     address: str | None = None

@@ -1,12 +1,12 @@
 """Provisioning a lab topology: the certificate procedure and the configuration of each node.
 
 This is the procedure a voice engineer follows by hand, run as code on the
-same building blocks the ``tlstrunk ca`` and ``tlstrunk cert`` commands use:
-a CA is created; each node generates a ``CallManager`` CSR; the CA issues
-each certificate; the root is exported and uploaded as ``CallManager-trust``
-on every node; each node uploads its signed certificate as ``CallManager``;
-then security profiles, trunks, route patterns and directory numbers are
-written to each node's database.
+same building blocks the ``tlstrunk ca`` and ``tlstrunk cert`` commands use.
+A CA is created and each node generates a ``CallManager`` CSR. The CA issues
+each certificate, and the root is exported and uploaded as
+``CallManager-trust`` on every node. Each node uploads its signed certificate
+as ``CallManager``. Then security profiles, trunks, route patterns and
+directory numbers are written to each node's database.
 """
 
 from __future__ import annotations

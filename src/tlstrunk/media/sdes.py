@@ -206,7 +206,8 @@ def answer_crypto(chosen: CryptoAttribute) -> CryptoAttribute:
     reason = rejection_reason(chosen)
     suite = suite_by_name(chosen.suite)
     if reason is not None or suite is None:
-        raise ValueError(_("The crypto line cannot be answered: {reason}.").format(reason=reason))
+        message = _("The crypto line cannot be accepted in an answer: {reason}.")
+        raise ValueError(message.format(reason=reason))
     return CryptoAttribute(chosen.tag, suite.name, (KeyParam(new_master_key(suite)),))
 
 

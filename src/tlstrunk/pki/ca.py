@@ -3,7 +3,7 @@
 It works like an enterprise CA. A node's CSR is submitted, waits in the
 pending queue, and is then issued or denied. Issued certificates and the root
 can be exported in Base-64 (PEM) or binary (DER) form. The CA may have one
-intermediate (issuing) CA under its root; leaves and CRLs are then signed by
+intermediate (issuing) CA under its root. Leaves and CRLs are then signed by
 the intermediate, and exports of a leaf carry the intermediate after it.
 
 Directory layout (all writes are atomic: a temporary file, then ``os.replace``)::

@@ -199,7 +199,7 @@ class StreamFramer:
             return KeepAlivePing()
         if buffer.startswith(b"\r\n"):
             if len(buffer) == 2 and not self._pong_expected:
-                return None  # the next byte tells a pong from the start of a ping
+                return None  # the next byte decides between a pong and the start of a ping
             if buffer[2:3] == b"\r" and len(buffer) < 4:
                 return None  # maybe a ping still arriving
             self._consume(2)

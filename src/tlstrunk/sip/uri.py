@@ -57,7 +57,7 @@ def format_params(params: Params) -> str:
 
 
 def is_ipv6_reference(host: str) -> bool:
-    """Return whether ``[address]`` holds an IPv6 address.
+    """Return whether ``[address]`` contains an IPv6 address.
 
     The three-colon form such as ``[2001:db8:::192.0.2.1]``, which the RFC 3261
     grammar wrongly allowed, is tolerated as RFC 5118 section 4.10 advises.

@@ -36,7 +36,7 @@ Address = tuple[str, int]
 
 
 class SipChannel(Protocol):
-    """What the transaction layer and the B2BUA need of a path to a peer.
+    """Path to a peer as the transaction layer and the B2BUA use it.
 
     A TLS or TCP :class:`SipConnection` and a UDP channel both provide it.
     """
