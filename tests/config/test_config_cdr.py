@@ -333,7 +333,7 @@ def test_upgrade_from_0003_keeps_data(tmp_path: Path) -> None:
     assert cdrs == []
     with sqlite3.connect(path) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == ("0004",)
+    assert version == ("0005",)
 
 
 def test_clear_keeps_cdrs(filled: Path) -> None:

@@ -189,7 +189,7 @@ def test_upgrade_from_0002_keeps_patterns(tmp_path: Path) -> None:
     assert route.prefix_digits == ""
     with sqlite3.connect(path) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == ("0004",)
+    assert version == ("0005",)
 
 
 # --- topology -------------------------------------------------------------

@@ -31,7 +31,7 @@ def test_store_creates_schema_at_head(tmp_path: Path) -> None:
     ConfigStore(path).close()
     with sqlite3.connect(path) as connection:
         version = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-    assert version == ("0004",)
+    assert version == ("0005",)
 
 
 def test_store_upgrade_keeps_profiles(tmp_path: Path) -> None:

@@ -1,12 +1,15 @@
 """Configuration commands: ``profile``, ``trunk``, ``routegroup``, ``routelist``, ``route``,
 ``dn``, ``partition``, ``css``.
 
+Phones, digest users and the node's phone settings are in ``phone_cmd``.
+
 Each command takes ``--node-dir DIR`` and works on ``DIR/config.db``. A running
 node picks up changes when it reloads its configuration.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,7 +36,9 @@ from tlstrunk.config.snapshot import ConfigSnapshot, RouteTarget
 from tlstrunk.config.store import ConfigStore
 from tlstrunk.config.validate import legacy_policy_warning
 from tlstrunk.config.values import (
+    DEFAULT_NO_ANSWER_TIMEOUT,
     Destination,
+    DirectoryNumberConfig,
     RouteGroupConfig,
     RouteListConfig,
     RoutePatternConfig,
@@ -78,6 +83,28 @@ PartitionOption = Annotated[
     str | None, typer.Option("--partition", help="Partition; omit for <None>.")
 ]
 CssOption = Annotated[str | None, typer.Option("--css", help="Calling search space name.")]
+SrvOption = Annotated[
+    bool,
+    typer.Option(
+        "--srv/--no-srv",
+        help="Look the destinations up as DNS SRV domains; a domain without :PORT takes "
+        "its port from the SRV records.",
+    ),
+]
+InboundDigestUser = Annotated[
+    str | None,
+    typer.Option(
+        help="Digest user the far end must authenticate as, when the profile enables digest "
+        "authentication."
+    ),
+]
+OutboundDigestUser = Annotated[
+    str | None,
+    typer.Option(help="Digest user that responds to the far end's 401 or 407 challenges."),
+]
+NoAnswerTimeout = Annotated[
+    int, typer.Option(help="Seconds the phones ring before the call fails with 480, 1 to 300.")
+]
 
 
 def _fail(message: str) -> NoReturn:
@@ -237,8 +264,11 @@ def profile_delete(node_dir: NodeDir, name: str) -> None:
 # --- trunk ----------------------------------------------------------------
 
 
-def parse_destination(text: str) -> Destination:
-    """Parse "ADDRESS:PORT", "[IPv6]:PORT" or a bare address (port 5060)."""
+def parse_destination(text: str, *, srv: bool = False) -> Destination:
+    """Parse "ADDRESS:PORT", "[IPv6]:PORT" or a bare address (port 5060, or 0 with ``srv``).
+
+    Port 0 on an SRV trunk means "take the port from the SRV records".
+    """
     host, port_text = text, ""
     if text.startswith("["):
         host, _sep, rest = text[1:].partition("]")
@@ -247,7 +277,7 @@ def parse_destination(text: str) -> Destination:
         host, _sep, port_text = text.partition(":")
     # more than one colon without brackets is a bare IPv6 address
     if not port_text:
-        return Destination(host)
+        return Destination(host, 0) if srv else Destination(host)
     if not port_text.isdigit():
         raise ConfigError(
             _(
@@ -279,6 +309,9 @@ def trunk_add(
     options_ping_interval: Annotated[
         int, typer.Option(help="Seconds between OPTIONS requests, from 5 to 3600.")
     ] = 60,
+    srv: SrvOption = False,
+    inbound_digest_user: InboundDigestUser = None,
+    outbound_digest_user: OutboundDigestUser = None,
     device_pool: str = "Default",
     location: str = "Hub_None",
     description: Description = "",
@@ -288,7 +321,7 @@ def trunk_add(
         spec = TrunkSpec(
             name=name,
             security_profile=profile,
-            destinations=tuple(parse_destination(text) for text in destination),
+            destinations=tuple(parse_destination(text, srv=srv) for text in destination),
             description=description,
             device_pool=device_pool,
             location=location,
@@ -297,9 +330,93 @@ def trunk_add(
             css=css,
             options_ping=options_ping,
             options_ping_interval=options_ping_interval,
+            destination_is_srv=srv,
+            inbound_digest_user=inbound_digest_user,
+            outbound_digest_user=outbound_digest_user,
         )
         store.add_trunk(spec)
     console.print(_("Added trunk {name}.").format(name=name), highlight=False)
+
+
+def _changed(value: str | None, current: str | None) -> str | None:
+    """Return the new value of an option where "" clears the setting and None keeps it."""
+    if value is None:
+        return current
+    return value or None
+
+
+@trunk_app.command("set")
+def trunk_set(
+    node_dir: NodeDir,
+    name: Annotated[str, typer.Argument(help="Name of the trunk to change.")],
+    profile: Annotated[str | None, typer.Option("--profile", help="Security profile name.")] = None,
+    destination: Annotated[
+        list[str] | None,
+        typer.Option("--destination", help="ADDRESS:PORT; repeat for up to 16. Replaces all."),
+    ] = None,
+    srtp_allowed: Annotated[
+        bool | None, typer.Option("--srtp-allowed/--no-srtp-allowed", help="Allow SRTP keys.")
+    ] = None,
+    consider_traffic_secure: Annotated[
+        ConsiderTrafficSecure | None, typer.Option(case_sensitive=False)
+    ] = None,
+    css: Annotated[
+        str | None,
+        typer.Option("--css", help='Calling search space for inbound calls; "" for none.'),
+    ] = None,
+    options_ping: Annotated[
+        bool | None,
+        typer.Option(
+            "--options-ping/--no-options-ping",
+            help="Send SIP OPTIONS to the destinations, or stop.",
+        ),
+    ] = None,
+    options_ping_interval: Annotated[
+        int | None, typer.Option(help="Seconds between OPTIONS requests, from 5 to 3600.")
+    ] = None,
+    srv: Annotated[
+        bool | None,
+        typer.Option("--srv/--no-srv", help="Look the destinations up as DNS SRV domains, or not."),
+    ] = None,
+    inbound_digest_user: Annotated[
+        str | None,
+        typer.Option(help='Digest user the far end must authenticate as; "" for none.'),
+    ] = None,
+    outbound_digest_user: Annotated[
+        str | None,
+        typer.Option(help='Digest user that responds to the far end\'s challenges; "" for none.'),
+    ] = None,
+    device_pool: Annotated[str | None, typer.Option()] = None,
+    location: Annotated[str | None, typer.Option()] = None,
+    description: Annotated[str | None, typer.Option(help="Free text shown in lists.")] = None,
+) -> None:
+    """Change settings of a SIP trunk; options left out keep their values."""
+    with _open_store(node_dir) as store:
+        old = store.get_trunk(name).to_spec()
+        is_srv = old.destination_is_srv if srv is None else srv
+        destinations = old.destinations
+        if destination:
+            destinations = tuple(parse_destination(text, srv=is_srv) for text in destination)
+        spec = dataclasses.replace(
+            old,
+            security_profile=profile or old.security_profile,
+            destinations=destinations,
+            srtp_allowed=old.srtp_allowed if srtp_allowed is None else srtp_allowed,
+            consider_traffic_secure=consider_traffic_secure or old.consider_traffic_secure,
+            css=_changed(css, old.css),
+            options_ping=old.options_ping if options_ping is None else options_ping,
+            options_ping_interval=old.options_ping_interval
+            if options_ping_interval is None
+            else options_ping_interval,
+            destination_is_srv=is_srv,
+            inbound_digest_user=_changed(inbound_digest_user, old.inbound_digest_user),
+            outbound_digest_user=_changed(outbound_digest_user, old.outbound_digest_user),
+            device_pool=device_pool or old.device_pool,
+            location=location or old.location,
+            description=old.description if description is None else description,
+        )
+        store.update_trunk(spec)
+    console.print(_("Changed trunk {name}.").format(name=name), highlight=False)
 
 
 @trunk_app.command("list")
@@ -678,12 +795,59 @@ def dn_add(
     partition: PartitionOption = None,
     answer_mode: Annotated[AnswerMode, typer.Option(case_sensitive=False)] = AnswerMode.AUTO,
     css: CssOption = None,
+    no_answer_timeout: NoAnswerTimeout = DEFAULT_NO_ANSWER_TIMEOUT,
     description: Description = "",
 ) -> None:
     """Add a directory number with a virtual phone."""
     with _open_store(node_dir, create=True) as store:
-        store.add_directory_number(number, partition, description, answer_mode, css)
+        store.add_directory_number(
+            number, partition, description, answer_mode, css, no_answer_timeout
+        )
     console.print(_("Added directory number {number}.").format(number=number), markup=False)
+
+
+@dn_app.command("set")
+def dn_set(
+    node_dir: NodeDir,
+    number: Annotated[str, typer.Argument(help="The directory number to change.")],
+    partition: PartitionOption = None,
+    answer_mode: Annotated[AnswerMode | None, typer.Option(case_sensitive=False)] = None,
+    css: Annotated[
+        str | None, typer.Option("--css", help='Calling search space; "" for none.')
+    ] = None,
+    no_answer_timeout: Annotated[
+        int | None,
+        typer.Option(help="Seconds the phones ring before the call fails with 480, 1 to 300."),
+    ] = None,
+    description: Annotated[str | None, typer.Option(help="Free text shown in lists.")] = None,
+) -> None:
+    """Change settings of a directory number; options left out keep their values."""
+    with _open_store(node_dir) as store:
+        old = _find_number(store, number, partition)
+        store.update_directory_number(
+            dataclasses.replace(
+                old,
+                answer_mode=answer_mode or old.answer_mode,
+                css=_changed(css, old.css),
+                no_answer_timeout=old.no_answer_timeout
+                if no_answer_timeout is None
+                else no_answer_timeout,
+                description=old.description if description is None else description,
+            )
+        )
+    console.print(_("Changed directory number {number}.").format(number=number), markup=False)
+
+
+def _find_number(store: ConfigStore, number: str, partition: str | None) -> DirectoryNumberConfig:
+    for entry in store.list_directory_numbers():
+        if entry.number == number and entry.partition == partition:
+            return entry
+    raise ConfigError(
+        _(
+            "Directory number {number} in partition {partition} does not exist; check the "
+            "number and --partition."
+        ).format(number=number, partition=partition_label(partition))
+    )
 
 
 @dn_app.command("list")
@@ -692,7 +856,14 @@ def dn_list(node_dir: NodeDir) -> None:
     with _open_store(node_dir) as store:
         numbers = store.list_directory_numbers()
     table = Table(title=_("Directory numbers"))
-    for column in (_("Number"), _("Partition"), _("Answer"), _("CSS"), _("Description")):
+    for column in (
+        _("Number"),
+        _("Partition"),
+        _("Answer"),
+        _("CSS"),
+        _("No answer"),
+        _("Description"),
+    ):
         table.add_column(column)
     for entry in numbers:
         _add_row(
@@ -701,6 +872,7 @@ def dn_list(node_dir: NodeDir) -> None:
             partition_label(entry.partition),
             entry.answer_mode.value,
             entry.css or "",
+            _("{seconds} s").format(seconds=entry.no_answer_timeout),
             entry.description,
         )
     console.print(table, markup=False)

@@ -26,6 +26,8 @@ NAME_LENGTH = 50
 ENUM_LENGTH = 40
 #: Length of an ISO 8601 UTC time with microseconds, as the CDR table stores times.
 TIME_LENGTH = 32
+#: Length of a hexadecimal SHA-256 digest, the longest HA1 kept.
+HA1_LENGTH = 64
 
 
 def _enum_column(enum_class: type[enum.Enum]) -> Enum:
@@ -50,6 +52,23 @@ class NodeRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
     address: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    sip_realm: Mapped[str] = mapped_column(String(255), default="")
+    phone_port: Mapped[int | None] = mapped_column()
+    phone_secure_port: Mapped[int | None] = mapped_column()
+
+
+class DigestUserRow(Base):
+    """Digest credentials as HA1 hashes; the password itself is never stored."""
+
+    __tablename__ = "digest_user"
+    __table_args__ = (UniqueConstraint("name", "realm"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH))
+    realm: Mapped[str] = mapped_column(String(255))
+    ha1_md5: Mapped[str] = mapped_column(String(HA1_LENGTH))
+    ha1_sha256: Mapped[str] = mapped_column(String(HA1_LENGTH))
     description: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -130,8 +149,18 @@ class SipTrunkRow(Base):
     options_ping: Mapped[bool] = mapped_column(default=False)
     #: Seconds between OPTIONS requests when ``options_ping`` is on.
     options_ping_interval: Mapped[int] = mapped_column(default=60)
+    destination_is_srv: Mapped[bool] = mapped_column(default=False)
+    inbound_digest_user_id: Mapped[int | None] = mapped_column(ForeignKey("digest_user.id"))
+    #: One row of the outbound user; the runtime picks the row whose realm the challenge names.
+    outbound_digest_user_id: Mapped[int | None] = mapped_column(ForeignKey("digest_user.id"))
     security_profile: Mapped[SecurityProfileRow] = relationship()
     css: Mapped[CallingSearchSpaceRow | None] = relationship()
+    inbound_digest_user: Mapped[DigestUserRow | None] = relationship(
+        foreign_keys=[inbound_digest_user_id]
+    )
+    outbound_digest_user: Mapped[DigestUserRow | None] = relationship(
+        foreign_keys=[outbound_digest_user_id]
+    )
     destinations: Mapped[list[TrunkDestinationRow]] = relationship(
         order_by="TrunkDestinationRow.position", cascade="all, delete-orphan"
     )
@@ -222,8 +251,25 @@ class DirectoryNumberRow(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     answer_mode: Mapped[AnswerMode] = mapped_column(_enum_column(AnswerMode))
     css_id: Mapped[int | None] = mapped_column(ForeignKey("calling_search_space.id"))
+    no_answer_timeout: Mapped[int] = mapped_column(default=12)
     partition: Mapped[PartitionRow | None] = relationship()
     css: Mapped[CallingSearchSpaceRow | None] = relationship()
+
+
+class SipPhoneRow(Base):
+    __tablename__ = "sip_phone"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), unique=True)
+    directory_number_id: Mapped[int] = mapped_column(ForeignKey("directory_number.id"))
+    digest_user_id: Mapped[int | None] = mapped_column(ForeignKey("digest_user.id"))
+    device_security_mode: Mapped[DeviceSecurityMode] = mapped_column(
+        _enum_column(DeviceSecurityMode)
+    )
+    transport: Mapped[IncomingTransport] = mapped_column(_enum_column(IncomingTransport))
+    description: Mapped[str] = mapped_column(Text, default="")
+    directory_number: Mapped[DirectoryNumberRow] = relationship()
+    digest_user: Mapped[DigestUserRow | None] = relationship()
 
 
 class CdrRow(Base):

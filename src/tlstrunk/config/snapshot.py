@@ -20,9 +20,11 @@ from tlstrunk.config.enums import Distribution, Transport
 from tlstrunk.config.errors import ConfigNotFoundError
 from tlstrunk.config.values import (
     CallingSearchSpaceConfig,
+    DigestUserConfig,
     DirectoryNumberConfig,
     NodeConfig,
     PartitionConfig,
+    PhoneConfig,
     RouteGroupConfig,
     RouteListConfig,
     RoutePatternConfig,
@@ -38,16 +40,20 @@ __all__ = ["ConfigSnapshot", "Listener", "RouteTarget"]
 RouteTarget = tuple[Literal["trunk", "route_list", "dn"], str]
 
 
-def _empty_mapping() -> Mapping[str, Any]:
+def _empty_mapping() -> Mapping[Any, Any]:
     return MappingProxyType({})
 
 
 class Listener(NamedTuple):
-    """A port to listen on and the profiles whose trunks arrive there."""
+    """A port to listen on and the profiles whose trunks arrive there.
+
+    A phone listener has ``phones`` set and no profiles.
+    """
 
     transport: Transport
     port: int
     profiles: tuple[SecurityProfileConfig, ...]
+    phones: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,10 @@ class ConfigSnapshot:
     analyzer: DigitAnalyzer[RouteTarget]
     route_groups: Mapping[str, RouteGroupConfig] = field(default_factory=_empty_mapping)
     route_lists: Mapping[str, RouteListConfig] = field(default_factory=_empty_mapping)
+    #: Digest users by (name, realm).
+    digest_users: Mapping[tuple[str, str], DigestUserConfig] = field(default_factory=_empty_mapping)
+    #: SIP phones by device name.
+    phones: Mapping[str, PhoneConfig] = field(default_factory=_empty_mapping)
 
     @classmethod
     def build(
@@ -80,6 +90,9 @@ class ConfigSnapshot:
         directory_numbers: Sequence[DirectoryNumberConfig],
         route_groups: Sequence[RouteGroupConfig] = (),
         route_lists: Sequence[RouteListConfig] = (),
+        *,
+        digest_users: Sequence[DigestUserConfig] = (),
+        phones: Sequence[PhoneConfig] = (),
     ) -> ConfigSnapshot:
         """Compile the dial plan and freeze the collections."""
         entries: list[RouteEntry[RouteTarget]] = [
@@ -101,6 +114,8 @@ class ConfigSnapshot:
             analyzer=DigitAnalyzer.build(entries),
             route_groups=MappingProxyType({g.name: g for g in route_groups}),
             route_lists=MappingProxyType({r.name: r for r in route_lists}),
+            digest_users=MappingProxyType({(u.name, u.realm): u for u in digest_users}),
+            phones=MappingProxyType({p.name: p for p in phones}),
         )
 
     @classmethod
@@ -131,7 +146,10 @@ class ConfigSnapshot:
         """Return the (transport, port) pairs to listen on, with their profiles.
 
         Only profiles that at least one trunk uses open a listener. A profile
-        with incoming transport TCP+UDP yields a TCP and a UDP listener.
+        with incoming transport TCP+UDP yields a TCP and a UDP listener. The
+        node's phone port yields a TCP and a UDP phone listener and its secure
+        phone port a TLS one. The writer rejects a phone port that a profile
+        also uses, so the two kinds never share a (transport, port) pair.
         """
         grouped: dict[tuple[Transport, int], list[SecurityProfileConfig]] = {}
         for trunk in self.trunks.values():
@@ -140,10 +158,24 @@ class ConfigSnapshot:
                 members = grouped.setdefault((transport, profile.incoming_port), [])
                 if profile not in members:
                     members.append(profile)
-        return [
+        listeners = [
             Listener(transport, port, tuple(profiles))
-            for (transport, port), profiles in sorted(grouped.items())
+            for (transport, port), profiles in grouped.items()
         ]
+        listeners += self._phone_listeners()
+        return sorted(listeners, key=lambda item: (item.transport, item.port))
+
+    def _phone_listeners(self) -> list[Listener]:
+        node = self.node
+        if node is None:
+            return []
+        listeners = []
+        if node.phone_port is not None:
+            listeners.append(Listener(Transport.TCP, node.phone_port, (), phones=True))
+            listeners.append(Listener(Transport.UDP, node.phone_port, (), phones=True))
+        if node.phone_secure_port is not None:
+            listeners.append(Listener(Transport.TLS, node.phone_secure_port, (), phones=True))
+        return listeners
 
     def options_ping_trunks(self) -> tuple[TrunkConfig, ...]:
         """Return the trunks with OPTIONS ping on, by name."""
@@ -170,6 +202,22 @@ class ConfigSnapshot:
             if entry.number == number and entry.partition == partition:
                 return entry
         return None
+
+    def digest_user(self, name: str, realm: str) -> DigestUserConfig | None:
+        """Return the digest user ``name`` in ``realm``, if configured."""
+        return self.digest_users.get((name, realm))
+
+    @cached_property
+    def _phones_by_number(self) -> Mapping[str, tuple[PhoneConfig, ...]]:
+        index: dict[str, list[PhoneConfig]] = {}
+        for name in sorted(self.phones):
+            phone = self.phones[name]
+            index.setdefault(phone.directory_number, []).append(phone)
+        return MappingProxyType({number: tuple(found) for number, found in index.items()})
+
+    def phones_for_number(self, number: str) -> tuple[PhoneConfig, ...]:
+        """Return the phones whose line is ``number`` in any partition, by device name."""
+        return self._phones_by_number.get(number, ())
 
     def css_partitions(self, css: str | None) -> tuple[str | None, ...]:
         """Return the partitions a calling search space searches, "<None>" last.

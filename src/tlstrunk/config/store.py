@@ -28,6 +28,7 @@ from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
 from tlstrunk.config.orm import (
     CallingSearchSpaceRow,
     CdrRow,
+    DigestUserRow,
     DirectoryNumberRow,
     NodeRow,
     PartitionRow,
@@ -35,15 +36,19 @@ from tlstrunk.config.orm import (
     RouteListRow,
     RoutePatternRow,
     SecurityProfileRow,
+    SipPhoneRow,
     SipTrunkRow,
 )
 from tlstrunk.config.snapshot import ConfigSnapshot
 from tlstrunk.config.values import (
+    DEFAULT_NO_ANSWER_TIMEOUT,
     CallingSearchSpaceConfig,
     Destination,
+    DigestUserConfig,
     DirectoryNumberConfig,
     NodeConfig,
     PartitionConfig,
+    PhoneConfig,
     RouteGroupConfig,
     RouteListConfig,
     RoutePatternConfig,
@@ -107,9 +112,15 @@ class ConfigStore:
 
     # --- writes, one transaction each -------------------------------------
 
-    def set_node(self, name: str, address: str, description: str = "") -> None:
+    def set_node(self, name: str, address: str, description: str = "") -> tuple[str, ...]:
+        """Set the node's name and address; see ``ConfigWriter.set_node``."""
         with self.batch() as writer:
-            writer.set_node(name, address, description)
+            return writer.set_node(name, address, description)
+
+    def save_node(self, node: NodeConfig) -> tuple[str, ...]:
+        """Set the whole node; see ``ConfigWriter.save_node`` for the returned names."""
+        with self.batch() as writer:
+            return writer.save_node(node)
 
     def add_security_profile(self, profile: SecurityProfileConfig) -> None:
         with self.batch() as writer:
@@ -122,6 +133,10 @@ class ConfigStore:
     def add_trunk(self, trunk: TrunkSpec) -> None:
         with self.batch() as writer:
             writer.add_trunk(trunk)
+
+    def update_trunk(self, trunk: TrunkSpec) -> None:
+        with self.batch() as writer:
+            writer.update_trunk(trunk)
 
     def delete_trunk(self, name: str) -> None:
         with self.batch() as writer:
@@ -194,13 +209,53 @@ class ConfigStore:
         description: str = "",
         answer_mode: AnswerMode = AnswerMode.AUTO,
         css: str | None = None,
+        no_answer_timeout: int = DEFAULT_NO_ANSWER_TIMEOUT,
     ) -> None:
         with self.batch() as writer:
-            writer.add_directory_number(number, partition, description, answer_mode, css)
+            writer.add_directory_number(
+                number, partition, description, answer_mode, css, no_answer_timeout
+            )
+
+    def update_directory_number(self, number: DirectoryNumberConfig) -> None:
+        with self.batch() as writer:
+            writer.update_directory_number(number)
 
     def delete_directory_number(self, number: str, partition: str | None = None) -> None:
         with self.batch() as writer:
             writer.delete_directory_number(number, partition)
+
+    def add_digest_user(
+        self, name: str, password: str, realm: str | None = None, description: str = ""
+    ) -> None:
+        with self.batch() as writer:
+            writer.add_digest_user(name, password, realm, description)
+
+    def set_digest_user(
+        self,
+        name: str,
+        *,
+        realm: str | None = None,
+        password: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        with self.batch() as writer:
+            writer.set_digest_user(name, realm=realm, password=password, description=description)
+
+    def delete_digest_user(self, name: str, realm: str | None = None) -> None:
+        with self.batch() as writer:
+            writer.delete_digest_user(name, realm)
+
+    def add_phone(self, phone: PhoneConfig) -> None:
+        with self.batch() as writer:
+            writer.add_phone(phone)
+
+    def update_phone(self, phone: PhoneConfig) -> None:
+        with self.batch() as writer:
+            writer.update_phone(phone)
+
+    def delete_phone(self, name: str) -> None:
+        with self.batch() as writer:
+            writer.delete_phone(name)
 
     # --- reads ------------------------------------------------------------
 
@@ -257,6 +312,21 @@ class ConfigStore:
         with self._sessions() as session:
             return _directory_numbers(session)
 
+    def list_digest_users(self) -> list[DigestUserConfig]:
+        with self._sessions() as session:
+            return _digest_users(session)
+
+    def list_phones(self) -> list[PhoneConfig]:
+        with self._sessions() as session:
+            return _phones(session)
+
+    def get_phone(self, name: str) -> PhoneConfig:
+        """Return one phone. Raises ``ConfigNotFoundError`` when it does not exist."""
+        for phone in self.list_phones():
+            if phone.name == name:
+                return phone
+        raise _not_found(_("phone"), name)
+
     def list_cdrs(
         self,
         *,
@@ -303,6 +373,8 @@ class ConfigStore:
                 directory_numbers=_directory_numbers(session),
                 route_groups=_route_groups(session),
                 route_lists=_route_lists(session),
+                digest_users=_digest_users(session),
+                phones=_phones(session),
             )
         logger.debug(
             "loaded configuration snapshot from %s: %d trunks, %d dial plan entries",
@@ -350,7 +422,14 @@ def _not_found(kind: str, name: str) -> ConfigNotFoundError:
 
 
 def _node(row: NodeRow) -> NodeConfig:
-    return NodeConfig(row.name, row.address, row.description)
+    return NodeConfig(
+        name=row.name,
+        address=row.address,
+        description=row.description,
+        sip_realm=row.sip_realm,
+        phone_port=row.phone_port,
+        phone_secure_port=row.phone_secure_port,
+    )
 
 
 def _profile(row: SecurityProfileRow) -> SecurityProfileConfig:
@@ -383,6 +462,8 @@ def _trunks(session: Session) -> list[TrunkConfig]:
             selectinload(SipTrunkRow.destinations),
             selectinload(SipTrunkRow.security_profile),
             selectinload(SipTrunkRow.css),
+            selectinload(SipTrunkRow.inbound_digest_user),
+            selectinload(SipTrunkRow.outbound_digest_user),
         )
         .order_by(SipTrunkRow.name)
     )
@@ -401,9 +482,16 @@ def _trunks(session: Session) -> list[TrunkConfig]:
             css=None if row.css is None else row.css.name,
             options_ping=row.options_ping,
             options_ping_interval=row.options_ping_interval,
+            destination_is_srv=row.destination_is_srv,
+            inbound_digest_user=_user_name(row.inbound_digest_user),
+            outbound_digest_user=_user_name(row.outbound_digest_user),
         )
         for row in rows
     ]
+
+
+def _user_name(row: DigestUserRow | None) -> str | None:
+    return None if row is None else row.name
 
 
 def _css(session: Session) -> list[CallingSearchSpaceConfig]:
@@ -491,6 +579,41 @@ def _directory_numbers(session: Session) -> list[DirectoryNumberConfig]:
             description=row.description,
             answer_mode=row.answer_mode,
             css=None if row.css is None else row.css.name,
+            no_answer_timeout=row.no_answer_timeout,
         )
         for row in rows
     ]
+
+
+def _digest_users(session: Session) -> list[DigestUserConfig]:
+    rows = session.scalars(select(DigestUserRow).order_by(DigestUserRow.name, DigestUserRow.realm))
+    return [
+        DigestUserConfig(row.name, row.realm, row.ha1_md5, row.ha1_sha256, row.description)
+        for row in rows
+    ]
+
+
+def _phones(session: Session) -> list[PhoneConfig]:
+    rows = session.scalars(
+        select(SipPhoneRow)
+        .options(
+            selectinload(SipPhoneRow.directory_number).selectinload(DirectoryNumberRow.partition),
+            selectinload(SipPhoneRow.digest_user),
+        )
+        .order_by(SipPhoneRow.name)
+    )
+    phones = []
+    for row in rows:
+        line = row.directory_number
+        phones.append(
+            PhoneConfig(
+                name=row.name,
+                directory_number=line.number,
+                partition=None if line.partition is None else line.partition.name,
+                digest_user=_user_name(row.digest_user),
+                device_security_mode=row.device_security_mode,
+                transport=row.transport,
+                description=row.description,
+            )
+        )
+    return phones

@@ -18,13 +18,16 @@ from typing import Any, TypeVar
 import yaml
 
 from tlstrunk.config import validate
+from tlstrunk.config.enums import IncomingTransport
 from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.store import ConfigStore
 from tlstrunk.config.values import (
     CallingSearchSpaceConfig,
     Destination,
     DirectoryNumberConfig,
+    NodeConfig,
     PartitionConfig,
+    PhoneConfig,
     RouteGroupConfig,
     RouteListConfig,
     RoutePatternConfig,
@@ -39,6 +42,7 @@ __all__ = [
     "CallSpec",
     "CertificateSpec",
     "ClusterTopology",
+    "DigestUserSpec",
     "Topology",
     "TopologyError",
     "apply_cluster",
@@ -64,6 +68,17 @@ class CertificateSpec:
 
 
 @dataclass(frozen=True)
+class DigestUserSpec:
+    """A digest user of a topology file, with the password the store hashes."""
+
+    name: str
+    password: str
+    #: ``None`` is the cluster's realm.
+    realm: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ClusterTopology:
     """One cluster (a single node here) and the configuration to write into it."""
 
@@ -79,6 +94,24 @@ class ClusterTopology:
     directory_numbers: tuple[DirectoryNumberConfig, ...] = ()
     route_groups: tuple[RouteGroupConfig, ...] = ()
     route_lists: tuple[RouteListConfig, ...] = ()
+    #: Realm of the node's digest challenges; "" is the cluster name.
+    realm: str = ""
+    phone_port: int | None = None
+    phone_secure_port: int | None = None
+    digest_users: tuple[DigestUserSpec, ...] = ()
+    phones: tuple[PhoneConfig, ...] = ()
+
+    @property
+    def node(self) -> NodeConfig:
+        """The node settings of this cluster."""
+        return NodeConfig(
+            name=self.name,
+            address=self.address,
+            description=self.description,
+            sip_realm=self.realm,
+            phone_port=self.phone_port,
+            phone_secure_port=self.phone_secure_port,
+        )
 
 
 @dataclass(frozen=True)
@@ -131,7 +164,9 @@ def apply_cluster(store: ConfigStore, cluster: ClusterTopology) -> None:
     """Replace the whole configuration in ``store`` by ``cluster``'s, in one transaction."""
     with store.batch() as writer:
         writer.clear()
-        writer.set_node(cluster.name, cluster.address, cluster.description)
+        writer.save_node(cluster.node)
+        for user in cluster.digest_users:
+            writer.add_digest_user(user.name, user.password, user.realm, user.description)
         for profile in cluster.security_profiles:
             writer.add_security_profile(profile)
         for partition in cluster.partitions:
@@ -148,8 +183,15 @@ def apply_cluster(store: ConfigStore, cluster: ClusterTopology) -> None:
             writer.add_route(route)
         for number in cluster.directory_numbers:
             writer.add_directory_number(
-                number.number, number.partition, number.description, number.answer_mode, number.css
+                number.number,
+                number.partition,
+                number.description,
+                number.answer_mode,
+                number.css,
+                number.no_answer_timeout,
             )
+        for phone in cluster.phones:
+            writer.add_phone(phone)
 
 
 class _Reader:
@@ -313,13 +355,16 @@ class _Reader:
             "directory_numbers",
             "route_groups",
             "route_lists",
+            "digest_users",
+            "phones",
         }
         data = self.mapping(
             value,
             where,
-            {"name", "address", "certificate", "description", *lists},
+            {"name", "address", "certificate", "description", "realm", "phone_ports", *lists},
             {"name", "address", "certificate"},
         )
+        phone_port, phone_secure_port = self.phone_ports(data.get("phone_ports"), where)
         cluster = ClusterTopology(
             name=self.string(data["name"], f"{where}.name"),
             address=self.loopback(data["address"], f"{where}.address"),
@@ -345,9 +390,82 @@ class _Reader:
             route_lists=self.items(
                 data.get("route_lists"), f"{where}.route_lists", self.route_list
             ),
+            realm=self.realm(data.get("realm"), f"{where}.realm"),
+            phone_port=phone_port,
+            phone_secure_port=phone_secure_port,
+            digest_users=self.items(
+                data.get("digest_users"), f"{where}.digest_users", self.digest_user
+            ),
+            phones=self.items(data.get("phones"), f"{where}.phones", self.phone),
         )
+        try:
+            validate.check_node(cluster.node)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
         self.check_references(cluster, where)
+        self.check_phone_references(cluster, where)
         return cluster
+
+    def realm(self, value: Any, where: str) -> str:
+        if value is None:
+            return ""
+        realm = self.string(value, where)
+        try:
+            validate.check_realm(realm)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
+        return realm
+
+    def phone_ports(self, value: Any, where: str) -> tuple[int | None, int | None]:
+        if value is None:
+            return None, None
+        key_path = f"{where}.phone_ports"
+        data = self.mapping(value, key_path, {"sip", "secure"}, set())
+        ports: list[int | None] = []
+        for key in ("sip", "secure"):
+            raw = data.get(key)
+            port = None if raw is None else self.integer(raw, f"{key_path}.{key}")
+            if port is not None and not 1 <= port <= 65535:
+                raise self.fail(
+                    f"{key_path}.{key}",
+                    _("{port} is not a valid port; use a number from 1 to 65535.").format(
+                        port=port
+                    ),
+                )
+            ports.append(port)
+        return ports[0], ports[1]
+
+    def digest_user(self, value: Any, where: str) -> DigestUserSpec:
+        data = self.mapping(
+            value, where, {"name", "password", "realm", "description"}, {"name", "password"}
+        )
+        user = DigestUserSpec(
+            name=self.string(data["name"], f"{where}.name"),
+            password=self.string(data["password"], f"{where}.password"),
+            realm=None
+            if data.get("realm") is None
+            else self.realm(data["realm"], f"{where}.realm"),
+            description=self.string(data.get("description", ""), f"{where}.description"),
+        )
+        try:
+            validate.check_digest_user_name(user.name)
+            validate.check_password(user.password, user.name)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
+        return user
+
+    def phone(self, value: Any, where: str) -> PhoneConfig:
+        names = {spec.name for spec in dataclasses.fields(PhoneConfig)}
+        data = self.mapping(value, where, names, {"name", "directory_number"})
+        phone = PhoneConfig(
+            directory_number=self.digits(data["directory_number"], f"{where}.directory_number"),
+            **self.fields(PhoneConfig, data, where, {"directory_number"}),
+        )
+        try:
+            validate.check_phone(phone)
+        except ConfigError as error:
+            raise self.fail(where, str(error)) from error
+        return phone
 
     def profile(self, value: Any, where: str) -> SecurityProfileConfig:
         names = {spec.name for spec in dataclasses.fields(SecurityProfileConfig)}
@@ -363,14 +481,23 @@ class _Reader:
         return profile
 
     def trunk(self, value: Any, where: str) -> TrunkSpec:
-        names = {spec.name for spec in dataclasses.fields(TrunkSpec)}
-        data = self.mapping(value, where, names, {"name", "security_profile", "destinations"})
+        # the file spells destination_is_srv as srv
+        names = {spec.name for spec in dataclasses.fields(TrunkSpec)} - {"destination_is_srv"}
+        data = self.mapping(
+            value, where, names | {"srv"}, {"name", "security_profile", "destinations"}
+        )
+        srv = self.boolean(data.get("srv", False), f"{where}.srv")
+
+        def read_destination(item: Any, key_path: str) -> Destination:
+            return self.destination(item, key_path, srv=srv)
+
         trunk = TrunkSpec(
             name=self.string(data["name"], f"{where}.name"),
             security_profile=self.string(data["security_profile"], f"{where}.security_profile"),
             destinations=self.items(
-                data["destinations"], f"{where}.destinations", self.destination, minimum=1
+                data["destinations"], f"{where}.destinations", read_destination, minimum=1
             ),
+            destination_is_srv=srv,
             **self.fields(TrunkSpec, data, where, {"name", "security_profile", "destinations"}),
         )
         try:
@@ -379,7 +506,17 @@ class _Reader:
             raise self.fail(where, str(error)) from error
         return trunk
 
-    def destination(self, value: Any, where: str) -> Destination:
+    def destination(self, value: Any, where: str, *, srv: bool = False) -> Destination:
+        if srv:
+            # a domain for DNS SRV; port 0 or no port takes the port from the SRV record
+            data = self.mapping(value, where, {"address", "port"}, {"address"})
+            port = self.integer(data.get("port", 0), f"{where}.port")
+            destination = Destination(self.string(data["address"], f"{where}.address"), port)
+            try:
+                validate.check_destination(destination, _("(this trunk)"), srv=True)
+            except ConfigError as error:
+                raise self.fail(where, str(error)) from error
+            return destination
         data = self.mapping(value, where, {"address", "port"}, {"address", "port"})
         port = self.integer(data["port"], f"{where}.port")
         if not 1 <= port <= 65535:
@@ -465,6 +602,10 @@ class _Reader:
             validate.check_directory_number(number.number)
         except ConfigError as error:
             raise self.fail(f"{where}.number", str(error)) from error
+        try:
+            validate.check_no_answer_timeout(number)
+        except ConfigError as error:
+            raise self.fail(f"{where}.no_answer_timeout", str(error)) from error
         return number
 
     def call(self, value: Any, where: str) -> CallSpec:
@@ -535,6 +676,47 @@ class _Reader:
             self.known(number.css, spaces, f"{key_path}.css")
         self.check_ports(cluster, where)
 
+    def check_phone_references(self, cluster: ClusterTopology, where: str) -> None:
+        users = [(user.name, user.realm or cluster.node.realm) for user in cluster.digest_users]
+        self.unique(
+            [f"{name} ({realm})" for name, realm in users],
+            f"{where}.digest_users",
+            "name",
+            _("digest user"),
+        )
+        local = [name for name, realm in users if realm == cluster.node.realm]
+        defined = [name for name, _realm in users]
+        for index, trunk in enumerate(cluster.trunks):
+            key_path = f"{where}.trunks[{index}]"
+            self.known(trunk.inbound_digest_user, local, f"{key_path}.inbound_digest_user")
+            self.known(trunk.outbound_digest_user, defined, f"{key_path}.outbound_digest_user")
+            profile = next(
+                (p for p in cluster.security_profiles if p.name == trunk.security_profile), None
+            )
+            needs_user = profile is not None and profile.enable_digest_authentication
+            if needs_user and trunk.inbound_digest_user is None:
+                raise self.fail(
+                    key_path,
+                    _(
+                        "profile {profile!r} enables digest authentication, so the trunk "
+                        "needs inbound_digest_user; add it, or turn "
+                        "enable_digest_authentication off."
+                    ).format(profile=trunk.security_profile),
+                )
+        self.unique([p.name for p in cluster.phones], f"{where}.phones", "name", _("phone"))
+        lines = {(number.number, number.partition) for number in cluster.directory_numbers}
+        for index, phone in enumerate(cluster.phones):
+            key_path = f"{where}.phones[{index}]"
+            if (phone.directory_number, phone.partition) not in lines:
+                raise self.fail(
+                    f"{key_path}.directory_number",
+                    _(
+                        "{number!r} in partition {partition} is not a directory number of "
+                        "this cluster; add it under directory_numbers or fix the partition."
+                    ).format(number=phone.directory_number, partition=phone.partition or "<None>"),
+                )
+            self.known(phone.digest_user, local, f"{key_path}.digest_user")
+
     def known(self, name: str | None, names: list[str], where: str) -> None:
         if name is not None and name not in names:
             raise self.fail(
@@ -545,6 +727,7 @@ class _Reader:
             )
 
     def check_ports(self, cluster: ClusterTopology, where: str) -> None:
+        self.check_phone_ports(cluster, where)
         first: dict[int, SecurityProfileConfig] = {}
         for index, profile in enumerate(cluster.security_profiles):
             other = first.setdefault(profile.incoming_port, profile)
@@ -560,6 +743,26 @@ class _Reader:
                         transport=other.incoming_transport.value,
                     ),
                 )
+
+    def check_phone_ports(self, cluster: ClusterTopology, where: str) -> None:
+        for key, port, transport in (
+            ("sip", cluster.phone_port, IncomingTransport.TCP_UDP),
+            ("secure", cluster.phone_secure_port, IncomingTransport.TLS),
+        ):
+            for profile in cluster.security_profiles:
+                kinds = validate.socket_kinds(profile.incoming_transport)
+                if profile.incoming_port == port and kinds & validate.socket_kinds(transport):
+                    raise self.fail(
+                        f"{where}.phone_ports.{key}",
+                        _(
+                            "port {port} is already the incoming port of profile {profile!r} "
+                            "with transport {transport}; choose another phone port."
+                        ).format(
+                            port=port,
+                            profile=profile.name,
+                            transport=profile.incoming_transport.value,
+                        ),
+                    )
 
     def check_call(self, call: CallSpec, clusters: tuple[ClusterTopology, ...], where: str) -> None:
         by_name = {cluster.name: cluster for cluster in clusters}

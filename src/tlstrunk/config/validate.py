@@ -17,6 +17,9 @@ from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.orm import NAME_LENGTH
 from tlstrunk.config.values import (
     Destination,
+    DirectoryNumberConfig,
+    NodeConfig,
+    PhoneConfig,
     RouteGroupConfig,
     RouteListConfig,
     RoutePatternConfig,
@@ -29,6 +32,13 @@ MAX_DESTINATIONS = 16
 #: Seconds; shorter intervals load the far end, longer ones notice a dead peer too late.
 MIN_OPTIONS_PING_INTERVAL = 5
 MAX_OPTIONS_PING_INTERVAL = 3600
+#: Seconds a directory number's phones may ring before the call fails with 480.
+MIN_NO_ANSWER_TIMEOUT = 1
+MAX_NO_ANSWER_TIMEOUT = 300
+#: Minimum digest password length. A leaked HA1 lets an attacker test passwords offline,
+#: and short ones fall first.
+MIN_PASSWORD_LENGTH = 8
+REALM_LENGTH = 255
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 
 
@@ -119,8 +129,15 @@ def _check_subject_names(profile: SecurityProfileConfig) -> None:
             )
 
 
-def check_destination(destination: Destination, trunk: str) -> None:
-    """Check that a destination has an IP address or host name and a valid port."""
+def check_destination(destination: Destination, trunk: str, *, srv: bool = False) -> None:
+    """Check that a destination has an IP address or host name and a valid port.
+
+    With ``srv`` the address must be a domain name for a DNS SRV lookup, and
+    port 0 means "take the port from the SRV record".
+    """
+    if srv:
+        _check_srv_destination(destination, trunk)
+        return
     if not is_host(destination.address):
         raise ConfigError(
             _(
@@ -132,6 +149,29 @@ def check_destination(destination: Destination, trunk: str) -> None:
         destination.port,
         _("The destination port of trunk {trunk!r}").format(trunk=trunk),
     )
+
+
+def _check_srv_destination(destination: Destination, trunk: str) -> None:
+    if is_ip_address(destination.address) or not is_host(destination.address):
+        raise ConfigError(
+            _(
+                "Destination address {address!r} of trunk {trunk!r} is not a domain name, "
+                "but the trunk looks its destinations up by DNS SRV; enter a domain such as "
+                "cucm10.example.com, or turn SRV off to use IP addresses."
+            ).format(address=destination.address, trunk=trunk)
+        )
+    port = destination.port
+    if port != 0:
+        check_port(port, _("The destination port of trunk {trunk!r}").format(trunk=trunk))
+
+
+def is_ip_address(address: str) -> bool:
+    """Return whether ``address`` is an IPv4 or IPv6 address (brackets allowed)."""
+    try:
+        ipaddress.ip_address(address.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 def is_host(address: str) -> bool:
@@ -160,8 +200,11 @@ def check_trunk(trunk: TrunkSpec) -> None:
             ).format(trunk=trunk.name, count=count, limit=MAX_DESTINATIONS)
         )
     for destination in trunk.destinations:
-        check_destination(destination, trunk.name)
+        check_destination(destination, trunk.name, srv=trunk.destination_is_srv)
     check_options_ping(trunk)
+    for user in (trunk.inbound_digest_user, trunk.outbound_digest_user):
+        if user is not None:
+            check_digest_user_name(user)
 
 
 def check_options_ping(trunk: TrunkSpec) -> None:
@@ -297,6 +340,125 @@ def check_directory_number(number: str) -> None:
                 "optionally after \\+ for an E.164 number, and no wildcards."
             ).format(number=number, limit=NAME_LENGTH)
         )
+
+
+def check_no_answer_timeout(number: DirectoryNumberConfig) -> None:
+    """Check that a directory number rings for 1 to 300 whole seconds."""
+    timeout = number.no_answer_timeout
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int)
+        or not MIN_NO_ANSWER_TIMEOUT <= timeout <= MAX_NO_ANSWER_TIMEOUT
+    ):
+        raise ConfigError(
+            _(
+                "The no-answer timeout {timeout!r} of directory number {number} is not valid; "
+                "use a whole number of seconds from {low} to {high}, for example 12."
+            ).format(
+                timeout=timeout,
+                number=number.number,
+                low=MIN_NO_ANSWER_TIMEOUT,
+                high=MAX_NO_ANSWER_TIMEOUT,
+            )
+        )
+
+
+def _check_quotable(kind: str, text: str) -> None:
+    # digest parameters travel as quoted strings, and HA1 joins its inputs with ':'
+    if any(char in '"\\:' or not char.isprintable() for char in text):
+        raise ConfigError(
+            _(
+                "The {kind} {text!r} contains a quote, backslash, colon or control "
+                "character; use letters, digits and punctuation such as . - _ @."
+            ).format(kind=kind, text=text)
+        )
+
+
+def check_digest_user_name(name: str) -> None:
+    """Check a digest user name: a plain name that fits in a quoted SIP header value."""
+    check_name(_("digest user"), name)
+    _check_quotable(_("digest user name"), name)
+
+
+def check_realm(realm: str) -> None:
+    """Check a digest realm, such as the node name or a domain."""
+    if not realm.strip() or realm != realm.strip() or len(realm) > REALM_LENGTH:
+        raise ConfigError(
+            _(
+                "The realm {realm!r} is empty, padded with spaces or longer than {limit} "
+                "characters; enter a name such as CUCMA or cucma.example.com."
+            ).format(realm=realm, limit=REALM_LENGTH)
+        )
+    _check_quotable(_("realm"), realm)
+
+
+def check_password(password: str, user: str) -> None:
+    """Reject an empty password or one shorter than 8 characters."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ConfigError(
+            _(
+                "The password of digest user {user!r} has {length} characters; use at "
+                "least {minimum}."
+            ).format(user=user, length=len(password), minimum=MIN_PASSWORD_LENGTH)
+        )
+
+
+def check_node(node: NodeConfig) -> None:
+    """Check a node on its own: name, address, realm and phone ports."""
+    check_name(_("node"), node.name)
+    if not is_host(node.address):
+        raise ConfigError(
+            _(
+                "Node address {address!r} is neither an IP address nor a host name; "
+                "enter one such as 127.0.0.203."
+            ).format(address=node.address)
+        )
+    check_realm(node.realm)
+    if node.phone_port is not None:
+        check_port(node.phone_port, _("The phone port of node {name!r}").format(name=node.name))
+    if node.phone_secure_port is not None:
+        check_port(
+            node.phone_secure_port,
+            _("The secure phone port of node {name!r}").format(name=node.name),
+        )
+    if node.phone_port is not None and node.phone_port == node.phone_secure_port:
+        raise ConfigError(
+            _(
+                "Node {name!r} has phone port and secure phone port both {port}, but TCP and "
+                "TLS phones cannot share a port; choose two ports, for example 5060 and 5061."
+            ).format(name=node.name, port=node.phone_port)
+        )
+
+
+def check_phone(phone: PhoneConfig) -> None:
+    """Check a phone on its own: name, line, and a transport that fits its security mode."""
+    check_name(_("phone"), phone.name)
+    check_directory_number(phone.directory_number)
+    if phone.digest_user is not None:
+        check_digest_user_name(phone.digest_user)
+    mode = phone.device_security_mode
+    if mode.requires_tls and phone.transport is not IncomingTransport.TLS:
+        raise ConfigError(
+            _(
+                "Phone {name!r} has device security mode {mode}, which needs TLS, but its "
+                "transport is {transport}; set the transport to TLS or choose Non Secure."
+            ).format(name=phone.name, mode=mode.value, transport=phone.transport.value)
+        )
+    if mode is DeviceSecurityMode.NON_SECURE and phone.transport is IncomingTransport.TLS:
+        raise ConfigError(
+            _(
+                "Phone {name!r} uses TLS but its device security mode is Non Secure; "
+                "choose Authenticated or Encrypted, or use TCP or UDP."
+            ).format(name=phone.name)
+        )
+
+
+def socket_kinds(transport: IncomingTransport | Transport) -> frozenset[str]:
+    """Return the socket types a listener for ``transport`` binds: "tcp" for TCP and TLS."""
+    kinds = set()
+    for item in IncomingTransport(transport.value).transports:
+        kinds.add("udp" if item is Transport.UDP else "tcp")
+    return frozenset(kinds)
 
 
 def legacy_policy_warning(profile: str) -> str:

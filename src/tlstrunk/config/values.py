@@ -21,9 +21,11 @@ from tlstrunk.pki.names import parse_subject_names
 __all__ = [
     "CallingSearchSpaceConfig",
     "Destination",
+    "DigestUserConfig",
     "DirectoryNumberConfig",
     "NodeConfig",
     "PartitionConfig",
+    "PhoneConfig",
     "RouteGroupConfig",
     "RouteListConfig",
     "RoutePatternConfig",
@@ -35,6 +37,8 @@ __all__ = [
 DEFAULT_SIP_PORT = 5060
 DEFAULT_SIP_TLS_PORT = 5061
 DEFAULT_OPTIONS_PING_INTERVAL = 60
+#: Seconds the phones of a directory number ring before the call fails with 480.
+DEFAULT_NO_ANSWER_TIMEOUT = 12
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,55 @@ class NodeConfig:
 
     name: str
     address: str
+    description: str = ""
+    #: Realm of the digest challenges this node sends; "" means the node name.
+    sip_realm: str = ""
+    #: Port for SIP phones over UDP and TCP; ``None`` opens no phone listener.
+    phone_port: int | None = None
+    #: Port for SIP phones over TLS; ``None`` opens none.
+    phone_secure_port: int | None = None
+
+    @property
+    def realm(self) -> str:
+        """The realm of this node's digest challenges: ``sip_realm`` or else the node name."""
+        return self.sip_realm or self.name
+
+
+@dataclass(frozen=True)
+class DigestUserConfig:
+    """Credentials a phone or a far end authenticates with, stored as HA1 hashes only.
+
+    The hashes are H(name:realm:password) in hexadecimal. Both are "" after the
+    node's realm changed and until the password is set again, so a caller must
+    treat an empty hash as a credential that matches no response.
+    """
+
+    name: str
+    realm: str
+    ha1_md5: str
+    ha1_sha256: str
+    description: str = ""
+
+    @property
+    def has_password(self) -> bool:
+        return bool(self.ha1_md5 and self.ha1_sha256)
+
+
+@dataclass(frozen=True)
+class PhoneConfig:
+    """A SIP phone that registers with this node and rings for one directory number."""
+
+    #: Device name, such as SEP00AABBCCDDEE.
+    name: str
+    #: The phone's line 1.
+    directory_number: str
+    #: Partition of ``directory_number``; ``None`` is "<None>".
+    partition: str | None = None
+    #: Digest user the phone authenticates as; ``None`` registers without authentication.
+    digest_user: str | None = None
+    device_security_mode: DeviceSecurityMode = DeviceSecurityMode.NON_SECURE
+    #: Authenticated and Encrypted phones need TLS.
+    transport: IncomingTransport = IncomingTransport.TCP_UDP
     description: str = ""
 
 
@@ -121,6 +174,12 @@ class TrunkSpec:
     options_ping: bool = False
     #: Seconds between OPTIONS requests, from 5 to 3600.
     options_ping_interval: int = DEFAULT_OPTIONS_PING_INTERVAL
+    #: Destination addresses are domain names resolved by DNS SRV; port 0 means "from SRV".
+    destination_is_srv: bool = False
+    #: With a digest-enabled profile, the far end must authenticate as this digest user.
+    inbound_digest_user: str | None = None
+    #: Digest user that responds to the far end's 401 or 407, in the realm of the challenge.
+    outbound_digest_user: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,6 +199,9 @@ class TrunkConfig:
     css: str | None = None
     options_ping: bool = False
     options_ping_interval: int = DEFAULT_OPTIONS_PING_INTERVAL
+    destination_is_srv: bool = False
+    inbound_digest_user: str | None = None
+    outbound_digest_user: str | None = None
 
     @property
     def security_profile(self) -> str:
@@ -170,6 +232,9 @@ class TrunkConfig:
             css=self.css,
             options_ping=self.options_ping,
             options_ping_interval=self.options_ping_interval,
+            destination_is_srv=self.destination_is_srv,
+            inbound_digest_user=self.inbound_digest_user,
+            outbound_digest_user=self.outbound_digest_user,
         )
 
 
@@ -241,3 +306,5 @@ class DirectoryNumberConfig:
     answer_mode: AnswerMode = AnswerMode.AUTO
     #: Calling search space the phone dials with; ``None`` reaches only "<None>".
     css: str | None = None
+    #: Seconds the phones ring before the call fails with 480, from 1 to 300.
+    no_answer_timeout: int = DEFAULT_NO_ANSWER_TIMEOUT

@@ -7,6 +7,7 @@ a rejected value leaves nothing half-written.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -14,11 +15,12 @@ from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from tlstrunk.config import validate
-from tlstrunk.config.enums import AnswerMode, DiscardDigits, Distribution
+from tlstrunk.config.enums import AnswerMode, DiscardDigits, Distribution, IncomingTransport
 from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
 from tlstrunk.config.orm import (
     CallingSearchSpaceRow,
     CssMemberRow,
+    DigestUserRow,
     DirectoryNumberRow,
     NodeRow,
     PartitionRow,
@@ -28,10 +30,15 @@ from tlstrunk.config.orm import (
     RouteListRow,
     RoutePatternRow,
     SecurityProfileRow,
+    SipPhoneRow,
     SipTrunkRow,
     TrunkDestinationRow,
 )
+from tlstrunk.config.phone_writer import PhoneWrites
 from tlstrunk.config.values import (
+    DEFAULT_NO_ANSWER_TIMEOUT,
+    DirectoryNumberConfig,
+    NodeConfig,
     RouteGroupConfig,
     RouteListConfig,
     RoutePatternConfig,
@@ -54,7 +61,7 @@ NamedRow = TypeVar(
 )
 
 
-class ConfigWriter:
+class ConfigWriter(PhoneWrites):
     """Typed, validated writes inside one transaction."""
 
     def __init__(self, session: Session) -> None:
@@ -62,18 +69,21 @@ class ConfigWriter:
 
     # --- node -------------------------------------------------------------
 
-    def set_node(self, name: str, address: str, description: str = "") -> None:
-        """Set the node this database belongs to, replacing any earlier setting."""
-        validate.check_name(_("node"), name)
-        if not validate.is_host(address):
-            raise ConfigError(
-                _(
-                    "Node address {address!r} is neither an IP address nor a host name; "
-                    "enter one such as 127.0.0.203."
-                ).format(address=address)
+    def set_node(self, name: str, address: str, description: str = "") -> tuple[str, ...]:
+        """Set the node's name, address and description, keeping its realm and phone ports.
+
+        Returns the digest users whose passwords must be set again, as ``save_node``.
+        """
+        row = self._node_row()
+        node = NodeConfig(name, address, description)
+        if row is not None:
+            node = dataclasses.replace(
+                node,
+                sip_realm=row.sip_realm,
+                phone_port=row.phone_port,
+                phone_secure_port=row.phone_secure_port,
             )
-        self._session.execute(delete(NodeRow))
-        self._session.add(NodeRow(name=name, address=address, description=description))
+        return self.save_node(node)
 
     # --- security profiles ------------------------------------------------
 
@@ -86,6 +96,9 @@ class ConfigWriter:
         """
         validate.check_security_profile(profile)
         self._reject_duplicate(SecurityProfileRow, profile.name, _("security profile"))
+        self._reject_phone_port_clash(
+            profile.name, profile.incoming_port, IncomingTransport(profile.incoming_transport)
+        )
         clash = self._session.scalars(
             select(SecurityProfileRow).where(
                 SecurityProfileRow.incoming_port == profile.incoming_port,
@@ -125,29 +138,60 @@ class ConfigWriter:
     # --- trunks -----------------------------------------------------------
 
     def add_trunk(self, trunk: TrunkSpec) -> None:
-        """Add a SIP trunk whose profile and calling search space already exist."""
+        """Add a SIP trunk whose profile, calling search space and digest users exist."""
         validate.check_trunk(trunk)
         self._reject_duplicate(SipTrunkRow, trunk.name, _("trunk"))
-        profile = self._find(SecurityProfileRow, trunk.security_profile, _("security profile"))
-        row = SipTrunkRow(
-            name=trunk.name,
-            description=trunk.description,
-            device_pool=trunk.device_pool,
-            location=trunk.location,
-            srtp_allowed=trunk.srtp_allowed,
-            consider_traffic_secure=trunk.consider_traffic_secure,
-            security_profile=profile,
-            sip_profile=trunk.sip_profile,
-            dtmf_signaling_method=trunk.dtmf_signaling_method,
-            css=self._find_css(trunk.css),
-            options_ping=trunk.options_ping,
-            options_ping_interval=trunk.options_ping_interval,
-            destinations=[
-                TrunkDestinationRow(position=index, address=dest.address, port=dest.port)
-                for index, dest in enumerate(trunk.destinations)
-            ],
-        )
+        row = SipTrunkRow(name=trunk.name)
+        self._fill_trunk(row, trunk)
         self._session.add(row)
+
+    def update_trunk(self, trunk: TrunkSpec) -> None:
+        """Replace every setting of the existing trunk ``trunk.name``, destinations included."""
+        validate.check_trunk(trunk)
+        row = self._find(SipTrunkRow, trunk.name, _("trunk"))
+        row.destinations.clear()
+        # flush the removals first, or the new rows would clash on (trunk_id, position)
+        self._session.flush()
+        self._fill_trunk(row, trunk)
+
+    def _fill_trunk(self, row: SipTrunkRow, trunk: TrunkSpec) -> None:
+        profile = self._find(SecurityProfileRow, trunk.security_profile, _("security profile"))
+        if profile.enable_digest_authentication and trunk.inbound_digest_user is None:
+            raise ConfigError(
+                _(
+                    "Trunk {trunk!r} uses security profile {profile!r}, which enables digest "
+                    "authentication, but has no inbound digest user; set one with "
+                    "--inbound-digest-user (inbound_digest_user in a topology file), or turn "
+                    "digest authentication off in the profile."
+                ).format(trunk=trunk.name, profile=profile.name)
+            )
+        owner = _("trunk {name}").format(name=trunk.name)
+        row.description = trunk.description
+        row.device_pool = trunk.device_pool
+        row.location = trunk.location
+        row.srtp_allowed = trunk.srtp_allowed
+        row.consider_traffic_secure = trunk.consider_traffic_secure
+        row.security_profile = profile
+        row.sip_profile = trunk.sip_profile
+        row.dtmf_signaling_method = trunk.dtmf_signaling_method
+        row.css = self._find_css(trunk.css)
+        row.options_ping = trunk.options_ping
+        row.options_ping_interval = trunk.options_ping_interval
+        row.destination_is_srv = trunk.destination_is_srv
+        row.inbound_digest_user = (
+            None
+            if trunk.inbound_digest_user is None
+            else self._local_digest_user(trunk.inbound_digest_user, owner)
+        )
+        row.outbound_digest_user = (
+            None
+            if trunk.outbound_digest_user is None
+            else self._find_digest_user_any_realm(trunk.outbound_digest_user, owner)
+        )
+        row.destinations = [
+            TrunkDestinationRow(position=index, address=dest.address, port=dest.port)
+            for index, dest in enumerate(trunk.destinations)
+        ]
 
     def delete_trunk(self, name: str) -> None:
         """Delete a trunk that no route pattern points at and no route group lists."""
@@ -393,23 +437,57 @@ class ConfigWriter:
         description: str = "",
         answer_mode: AnswerMode = AnswerMode.AUTO,
         css: str | None = None,
+        no_answer_timeout: int = DEFAULT_NO_ANSWER_TIMEOUT,
     ) -> None:
         """Add a directory number (a virtual phone line) on this node."""
         validate.check_directory_number(number)
+        config = DirectoryNumberConfig(
+            number, partition, description, AnswerMode(answer_mode), css, no_answer_timeout
+        )
+        validate.check_no_answer_timeout(config)
         partition_row = self._find_partition(partition)
         self._reject_duplicate_pattern(number, partition_row)
-        self._session.add(
-            DirectoryNumberRow(
-                number=number,
-                partition=partition_row,
-                description=description,
-                answer_mode=AnswerMode(answer_mode),
-                css=self._find_css(css),
-            )
+        row = DirectoryNumberRow(number=number, partition=partition_row)
+        self._fill_directory_number(row, config)
+        self._session.add(row)
+
+    def update_directory_number(self, number: DirectoryNumberConfig) -> None:
+        """Replace the settings of the existing directory number ``number.number``.
+
+        The number and partition identify the row; the description, answer
+        mode, calling search space and no-answer timeout are replaced.
+        """
+        validate.check_no_answer_timeout(number)
+        self._fill_directory_number(
+            self._find_directory_number(number.number, number.partition), number
         )
 
+    def _fill_directory_number(
+        self, row: DirectoryNumberRow, number: DirectoryNumberConfig
+    ) -> None:
+        row.description = number.description
+        row.answer_mode = AnswerMode(number.answer_mode)
+        row.css = self._find_css(number.css)
+        row.no_answer_timeout = number.no_answer_timeout
+
     def delete_directory_number(self, number: str, partition: str | None = None) -> None:
-        """Delete a directory number from a partition."""
+        """Delete a directory number from a partition; no phone may be on it."""
+        row = self._find_directory_number(number, partition)
+        phones = self._session.scalars(
+            select(SipPhoneRow.name)
+            .where(SipPhoneRow.directory_number_id == row.id)
+            .order_by(SipPhoneRow.name)
+        ).all()
+        if phones:
+            raise ConfigError(
+                _(
+                    "Directory number {number} is the line of phone {phones}; remove those "
+                    "phones or move them to another number first."
+                ).format(number=number, phones=", ".join(phones))
+            )
+        self._session.delete(row)
+
+    def _find_directory_number(self, number: str, partition: str | None) -> DirectoryNumberRow:
         partition_row = self._find_partition(partition)
         row = self._session.scalars(
             select(DirectoryNumberRow).where(
@@ -423,11 +501,12 @@ class ConfigWriter:
                     number=number, partition=partition or "<None>"
                 )
             )
-        self._session.delete(row)
+        return row
 
     def clear(self) -> None:
         """Delete every row, for rewriting a whole configuration in one transaction."""
         for table in (
+            SipPhoneRow,
             DirectoryNumberRow,
             RoutePatternRow,
             RouteListMemberRow,
@@ -436,6 +515,7 @@ class ConfigWriter:
             RouteGroupRow,
             TrunkDestinationRow,
             SipTrunkRow,
+            DigestUserRow,
             CssMemberRow,
             CallingSearchSpaceRow,
             PartitionRow,
