@@ -92,7 +92,9 @@ class ControlServer:
         if op == "calls":
             call_id = request.get("call_id")
             return [report.to_dict() for report in node.reports(call_id)]
+        if op == "registrations":
+            return node.registrations()
         if op == "shutdown":
             asyncio.get_running_loop().call_soon(node.stopped.set)
             return "stopping"
-        raise ValueError(f"unknown op {op!r}; use status, call, calls or shutdown")
+        raise ValueError(f"unknown op {op!r}; use status, call, calls, registrations or shutdown")

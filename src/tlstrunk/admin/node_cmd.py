@@ -13,11 +13,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from tlstrunk.admin.control import ControlServer
 from tlstrunk.callcontrol.node import Node, NodeStartError
-from tlstrunk.config.errors import ConfigError
-from tlstrunk.config.store import ConfigStore
 from tlstrunk.control_client import ControlError, control_request
 from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
@@ -129,33 +128,6 @@ def run(
         raise typer.Exit(1) from exc
 
 
-@app.command("set")
-def set_node(
-    node_dir: NodeDir,
-    name: Annotated[str, typer.Option(help="Node name, e.g. CUCMA; peers expect it as CN.")],
-    address: Annotated[str, typer.Option(help="IP address the node listens and connects on.")],
-    description: Annotated[str, typer.Option(help="Free text.")] = "",
-) -> None:
-    """Set the node's name and address in its configuration database."""
-    paths = NodePaths(node_dir)
-    paths.root.mkdir(parents=True, exist_ok=True)
-    try:
-        store = ConfigStore(paths.config_db)
-        try:
-            store.set_node(name, address, description)
-        finally:
-            store.close()
-    except ConfigError as exc:
-        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    console.print(
-        _("Node {name} at {address} set in {path}.").format(
-            name=name, address=address, path=paths.config_db
-        ),
-        highlight=False,
-    )
-
-
 @app.command("status")
 def status(node_dir: NodeDir) -> None:
     """Show a running node's listeners, trunk connections and refused connections."""
@@ -167,6 +139,49 @@ def status(node_dir: NodeDir) -> None:
         err_console.print(f"[red]{_('Error')}:[/red] {exc}")
         raise typer.Exit(1) from exc
     console.print_json(data=result)
+
+
+@app.command("registrations")
+def registrations(
+    node_dir: NodeDir,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Show the SIP phones registered with a running node."""
+    try:
+        result = control_request(
+            NodePaths(node_dir).control_socket, {"op": "registrations"}, wait=STARTUP_WAIT
+        )
+    except ControlError as exc:
+        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    if as_json:
+        console.print_json(data=result)
+        return
+    if not result:
+        console.print(_("No phone is registered."))
+        return
+    table = Table(title=_("Registered phones"))
+    for column in (
+        _("Number"),
+        _("Phone"),
+        _("Contact"),
+        _("Transport"),
+        _("From"),
+        _("Expires in"),
+        _("User agent"),
+    ):
+        table.add_column(column)
+    for item in result:
+        table.add_row(
+            str(item["number"]),
+            str(item["phone"]),
+            str(item["contact"]),
+            str(item["transport"]),
+            str(item["source"]),
+            f"{item['expires_in']} s",
+            str(item["user_agent"]),
+        )
+    console.print(table)
 
 
 @app.command("call")

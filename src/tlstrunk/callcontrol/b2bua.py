@@ -1,10 +1,12 @@
-"""The B2BUA: one pair of legs per call, a virtual phone on one side and a trunk on the other.
+"""The B2BUA: every call a node handles, whoever is on each side.
 
-A call placed by a local directory number runs digit analysis, takes the
-trunk's persistent TLS connection and sends the INVITE as a UAC.  A call that
-arrives on a trunk is answered as a UAS by the virtual phone of the dialled
-directory number.  Either side may hang up; the BYE travels on the trunk's
-connection.
+A call placed by a local virtual phone runs digit analysis, takes the trunk's
+persistent TLS connection and sends the INVITE as a UAC. A call that arrives
+on a trunk, or from a registered SIP phone, runs digit analysis with the
+calling search space of the trunk or of the phone's line, then goes to a
+registered phone, over a trunk (tandem), or to the virtual phone of a
+directory number that has no SIP phone. Calls between two real SIP legs are
+run by :mod:`tlstrunk.callcontrol.bridge`. Either side may hang up.
 """
 
 from __future__ import annotations
@@ -18,21 +20,31 @@ from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tlstrunk.callcontrol.digits import AnalysisResult, transform_called
+from tlstrunk.callcontrol.bridge import (
+    CALL_INFO_URN,
+    BridgedCall,
+    CallBridge,
+    Leg,
+    Target,
+    security_from_call_info,
+)
+from tlstrunk.callcontrol.digits import AnalysisResult, RouteMatch, transform_called
+from tlstrunk.callcontrol.legs import phone_leg, phone_target, trunk_leg, trunk_target
 from tlstrunk.callcontrol.phones import CallMedia, MediaAnswer, MediaRejected, VirtualPhone
 from tlstrunk.callcontrol.policy import profile_refusal, refusal_explanation
+from tlstrunk.callcontrol.registrar import PHONE_ALGORITHMS, PhoneAuthenticator, Registrar
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import RequestFailed, SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections, TrunkUnavailable
-from tlstrunk.config.enums import DeviceSecurityMode
 from tlstrunk.config.snapshot import ConfigSnapshot, RouteTarget
-from tlstrunk.config.values import TrunkConfig
+from tlstrunk.config.values import PhoneConfig, TrunkConfig
 from tlstrunk.i18n import _
 from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.sip.address import Via
 from tlstrunk.sip.dialog import Dialog
+from tlstrunk.sip.digest import AuthOutcome, DigestClient
 from tlstrunk.sip.headers import Headers
-from tlstrunk.sip.message import Message, Request, make_response
+from tlstrunk.sip.message import Message, Request, Response, make_response
 from tlstrunk.sip.transaction import ServerTransaction, new_branch
 from tlstrunk.sip.uri import SipUri
 from tlstrunk.transport.connection import SipChannel
@@ -56,6 +68,10 @@ IN_SERVICE = "In Service"
 OUT_OF_SERVICE = "Out of Service"
 PING_NOT_ENABLED = "Unknown - OPTIONS Ping not enabled"
 ALLOWED_METHODS = "INVITE, ACK, BYE, CANCEL, OPTIONS"
+#: Methods a phone may send outside a dialog.
+PHONE_METHODS = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER"
+#: Seconds a phone's line rings when its directory number sets no timeout.
+DEFAULT_NO_ANSWER_TIMEOUT = 12.0
 
 
 @dataclass
@@ -64,8 +80,8 @@ class _ActiveDialog:
     connection: SipChannel
     report: CallReport
     hung_up: asyncio.Event
-    #: For a delayed-offer INVITE: the trunk whose ACK must carry the SDP answer.
-    awaiting_answer: TrunkConfig | None = None
+    #: For a delayed-offer INVITE: the leg whose ACK must carry the SDP answer.
+    awaiting_answer: Leg | None = None
     #: The phone's SDP in this dialog: the offer it sent or the answer it gave.
     local_sdp: bytes = b""
     #: The RTP or SRTP stream while the call is up.
@@ -108,6 +124,18 @@ class B2bua:
         self._reports: OrderedDict[str, CallReport] = OrderedDict()
         self._pending_invites: dict[str, ServerTransaction] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._aliases: dict[str, CallReport] = {}
+        self.authenticator = PhoneAuthenticator(snapshot, trace)
+        self.registrar = Registrar(snapshot=snapshot, authenticator=self.authenticator, trace=trace)
+        self._bridge = CallBridge(
+            stack=stack,
+            trace=trace,
+            node_address=node.address,
+            via=self._via,
+            contact=self._contact,
+            alias=self._alias,
+            finished=self._call_ended,
+        )
 
     # -- reports ----------------------------------------------------------------
 
@@ -122,10 +150,16 @@ class B2bua:
         self._reports[report.call_id] = report
         while len(self._reports) > KEPT_REPORTS:
             self._reports.popitem(last=False)
+        while len(self._aliases) > KEPT_REPORTS:
+            self._aliases.pop(next(iter(self._aliases)))
+
+    def _alias(self, call_id: str, report: CallReport) -> None:
+        """Draw the messages of a bridged call's second leg (its own Call-ID) in its ladder."""
+        self._aliases[call_id] = report
 
     def observe(self, direction: str, connection: SipChannel, message: Message) -> None:
         """Add a SIP message to the ladder of the call it belongs to."""
-        report = self._reports.get(message.call_id)
+        report = self._reports.get(message.call_id) or self._aliases.get(message.call_id)
         if report is not None:
             local = f"{connection.local[0]}:{connection.local[1]}"
             remote = f"{connection.remote[0]}:{connection.remote[1]}"
@@ -231,15 +265,23 @@ class B2bua:
             report.finish("failed", status=503, reason=str(exc))
             return True
         self._describe_connection(report, connection)
-        encrypted = self._signalling_encrypted(trunk, connection)
-        report.signalling_encrypted = encrypted
+        leg = trunk_leg(trunk, connection)
+        report.signalling_encrypted = leg.security == "Encrypted"
         phone = self.phone(report.calling)
-        offer = phone.make_offer(srtp=encrypted and trunk.srtp_allowed)
+        offer = phone.make_offer(srtp=leg.keys_allowed)
         invite = self._build_invite(report, connection, offer, called)
+        if leg.transmit_security:
+            invite.headers.add("Call-Info", f"<{CALL_INFO_URN}>;security={leg.security}")
         try:
             response = await asyncio.wait_for(
                 self._stack.send_request(invite, connection), INVITE_TIMEOUT
             )
+            authorized = self._authorize(trunk, invite, response, connection)
+            if authorized is not None:
+                invite = authorized
+                response = await asyncio.wait_for(
+                    self._stack.send_request(invite, connection), INVITE_TIMEOUT
+                )
         except TimeoutError:
             report.failed_check = "INVITE timeout"
             report.finish(
@@ -276,7 +318,8 @@ class B2bua:
         ack = dialog.create_ack(invite.cseq.number, via=self._via(connection))
         self._stack.send_stateless(ack, connection)
         report.srtp_suite = phone.accept_answer(response.body)
-        self._mark_connected(report, trunk)
+        report.far_security = security_from_call_info(response)
+        self._mark_connected(report, leg)
         active.media = await phone.start_media(offer, response.body)
         try:
             await asyncio.wait_for(active.hung_up.wait(), hold)
@@ -384,17 +427,30 @@ class B2bua:
     ) -> None:
         """Handle a new request from the transaction layer."""
         if transaction is None:
-            self._on_ack(request)
+            if not self._bridge.on_in_dialog(request, None):
+                self._on_ack(request)
+            return
+        method = request.method
+        if method == "CANCEL":
+            if not self._bridge.on_cancel(request, transaction):
+                self._on_cancel(request, transaction)
+            return
+        if request.to.tag is not None and self._bridge.on_in_dialog(request, transaction):
+            return
+        if method == "INVITE" and request.to.tag is None and _max_forwards(request) == 0:
+            self._stack.respond(transaction, make_response(request, 483, to_tag=_tag()))
+            return
+        if connection.phone_listener:
+            self._on_phone_request(request, connection, transaction)
             return
         if self._refused_by_profile(request, connection, transaction):
             return
-        method = request.method
+        if request.to.tag is None and self._challenged_on_trunk(request, connection, transaction):
+            return
         if method == "INVITE" and request.to.tag is None:
             self._spawn(self._answer_invite(request, connection, transaction))
         elif method == "BYE":
             self._on_bye(request, transaction)
-        elif method == "CANCEL":
-            self._on_cancel(request, transaction)
         elif method == "OPTIONS":
             response = make_response(request, 200)
             response.headers.add("Allow", ALLOWED_METHODS)
@@ -448,13 +504,29 @@ class B2bua:
         report.digit_analysis = self._describe_analysis(calling, analysis)
         self._trace_analysis(calling, analysis)
         matched = analysis.matched
-        if matched is None or matched.target[0] != "dn":
+        report.far_security = security_from_call_info(request)
+        if matched is None:
             self._reject(report, transaction, request, 404, "Not Found")
             return
-        encrypted = self._signalling_encrypted(trunk, connection)
-        report.signalling_encrypted = encrypted
-        phone = self.phone(matched.target[1])
-        srtp = encrypted and trunk.srtp_allowed
+        leg = trunk_leg(trunk, connection)
+        if self._needs_bridge(snapshot, matched):
+            await self._bridge_call(report, request, transaction, leg, calling, matched, called)
+            return
+        await self._answer_virtually(report, request, transaction, leg, matched.target[1])
+
+    async def _answer_virtually(
+        self,
+        report: CallReport,
+        request: Request,
+        transaction: ServerTransaction,
+        leg: Leg,
+        number: str,
+    ) -> None:
+        """Answer the INVITE with the virtual phone of directory number ``number``."""
+        connection = leg.channel
+        report.signalling_encrypted = leg.security == "Encrypted"
+        phone = self.phone(number)
+        srtp = leg.keys_allowed
         delayed_offer = not request.body
         try:
             # A delayed-offer INVITE has no SDP: the 200 carries our offer, the ACK the answer.
@@ -482,12 +554,14 @@ class B2bua:
         dialog = Dialog.from_uas(request, local_tag)
         active = _ActiveDialog(dialog, connection, report, asyncio.Event())
         active.local_sdp = answer.body
+        if leg.transmit_security:
+            ok.headers.add("Call-Info", f"<{CALL_INFO_URN}>;security={leg.security}")
         if delayed_offer:
-            active.awaiting_answer = trunk
+            active.awaiting_answer = leg
         self._dialogs[dialog.dialog_id] = active
         self._stack.respond(transaction, ok)
         report.srtp_suite = answer.srtp_suite
-        self._mark_connected(report, trunk)
+        self._mark_connected(report, leg)
         if not delayed_offer:
             active.media = await phone.start_media(answer.body, request.body)
 
@@ -510,11 +584,11 @@ class B2bua:
         if active is None:
             return
         self._trace.detailed("SIPHandler", "ACK confirms dialog %s", request.call_id)
-        trunk = active.awaiting_answer
-        if trunk is not None:
+        leg = active.awaiting_answer
+        if leg is not None:
             active.awaiting_answer = None
             active.report.srtp_suite = VirtualPhone.accept_answer(request.body)
-            self._mark_connected(active.report, trunk)
+            self._mark_connected(active.report, leg)
             self._spawn(self._start_answered_media(active, request.body))
 
     async def _start_answered_media(self, active: _ActiveDialog, remote_sdp: bytes) -> None:
@@ -555,9 +629,236 @@ class B2bua:
     def _incoming_key(request: Request) -> tuple[str, str, str]:
         return (request.call_id, request.to.tag or "", request.from_.tag or "")
 
+    # -- bridged calls: registered phones and tandem trunks ---------------------------
+
+    def _needs_bridge(self, snapshot: ConfigSnapshot, matched: RouteMatch[RouteTarget]) -> bool:
+        """Whether the call goes to a real SIP leg rather than a virtual phone."""
+        kind, name = matched.target
+        return kind != "dn" or bool(snapshot.phones_for_number(name))
+
+    async def _bridge_call(
+        self,
+        report: CallReport,
+        request: Request,
+        transaction: ServerTransaction,
+        a_leg: Leg,
+        calling: str,
+        matched: RouteMatch[RouteTarget],
+        dialled: str,
+    ) -> None:
+        """Send the call to the registered phone or the trunks that digit analysis chose."""
+        snapshot = self._snapshot()
+        kind, name = matched.target
+        targets: list[Target] = []
+        if kind == "dn":
+            bindings = self.registrar.bindings(name)
+            phone = snapshot.phones.get(bindings[0].phone) if bindings else None
+            if phone is None:
+                reason = _(
+                    "Directory number {number} has a SIP phone, but no phone is registered "
+                    "for it now."
+                ).format(number=name)
+                self._reject(report, transaction, request, 480, reason)
+                return
+            line = snapshot.directory_number_in(name, matched.partition)
+            timeout = float(line.no_answer_timeout) if line else DEFAULT_NO_ANSWER_TIMEOUT
+            targets.append(phone_target(phone, bindings[0], timeout))
+            report.direction = "inbound" if a_leg.trunk else "local"
+        else:
+            trunks = snapshot.target_trunks(matched.target)
+            called = transform_called(matched, dialled)
+            failover = len(trunks) > 1
+            targets = [
+                trunk_target(t, called, self._connect_trunk, failover=failover) for t in trunks
+            ]
+            report.trunk = trunks[0].name if trunks else None
+            report.direction = "tandem" if a_leg.trunk else "outbound"
+            for trunk, target in zip(trunks, targets, strict=True):
+                target.authorize = self._trunk_authorizer(trunk)
+        call = BridgedCall(report, request, transaction, a_leg, calling)
+        await self._bridge.connect(call, targets)
+
+    async def _connect_trunk(self, trunk: TrunkConfig) -> SipChannel:
+        return await self._trunks.connection_for(trunk)
+
+    def _trunk_authorizer(
+        self, trunk: TrunkConfig
+    ) -> Callable[[Request, Response, SipChannel], Request | None]:
+        return lambda invite, response, channel: self._authorize(trunk, invite, response, channel)
+
+    def _authorize(
+        self, trunk: TrunkConfig, request: Request, response: Response, channel: SipChannel
+    ) -> Request | None:
+        """Answer a 401 or 407 from the far end with the trunk's outbound digest user."""
+        if response.status_code not in (401, 407) or not trunk.outbound_digest_user:
+            return None
+        snapshot = self._snapshot()
+        user = trunk.outbound_digest_user
+
+        def ha1_for(realm: str, algorithm: str) -> str | None:
+            found = snapshot.digest_user(user, realm)
+            if found is None:
+                return None
+            return found.ha1_sha256 if algorithm.upper() == "SHA-256" else found.ha1_md5
+
+        authorized = DigestClient(user, ha1_for).authorize(request, response)
+        if authorized is None:
+            self._trace.warning(
+                "SIPHandler",
+                "Trunk %s: the far end asked for digest credentials (%d) but digest user %s "
+                "has none for its realm",
+                trunk.name,
+                response.status_code,
+                user,
+            )
+            return None
+        authorized.headers.set("Via", str(self._via(channel)))
+        return authorized
+
+    def _challenged_on_trunk(
+        self, request: Request, connection: SipChannel, transaction: ServerTransaction
+    ) -> bool:
+        """Challenge an out-of-dialog request on a trunk whose profile enables digest."""
+        trunk = self._snapshot().trunks.get(connection.trunk_name or "")
+        if trunk is None or not trunk.profile.enable_digest_authentication:
+            return False
+        if request.method in ("ACK", "CANCEL"):
+            return False
+        server = self.authenticator.server(trunk.profile.nonce_validity_time * 60.0)
+        now = time.time()
+        result = server.verify(request, self.authenticator.lookup_ha1, now, proxy=True)
+        if result.outcome is AuthOutcome.OK and result.username == trunk.inbound_digest_user:
+            return False
+        if result.outcome in (AuthOutcome.MISSING, AuthOutcome.STALE):
+            stale = result.outcome is AuthOutcome.STALE
+            self._stack.respond(
+                transaction, server.challenge(request, now, proxy=True, stale=stale)
+            )
+            return True
+        reason = result.reason
+        if result.outcome is AuthOutcome.OK:
+            reason = _("Trunk {trunk} takes digest user {expected}, not {user}.").format(
+                trunk=trunk.name, expected=trunk.inbound_digest_user, user=result.username
+            )
+        self._trace.warning(
+            "SIPHandler", "%s on trunk %s refused: %s", request.method, trunk.name, reason
+        )
+        self._stack.respond(transaction, make_response(request, 403, to_tag=_tag()))
+        return True
+
+    def _on_phone_request(
+        self, request: Request, connection: SipChannel, transaction: ServerTransaction
+    ) -> None:
+        method = request.method
+        if method == "REGISTER":
+            self._stack.respond(transaction, self.registrar.register(request, connection))
+        elif method == "INVITE" and request.to.tag is None:
+            self._spawn(self._phone_invite(request, connection, transaction))
+        elif method == "OPTIONS":
+            response = make_response(request, 200, to_tag=_tag())
+            response.headers.add("Allow", PHONE_METHODS)
+            self._stack.respond(transaction, response)
+        elif request.to.tag is not None:
+            self._stack.respond(transaction, make_response(request, 481))
+        else:
+            response = make_response(request, 405, to_tag=_tag())
+            response.headers.add("Allow", PHONE_METHODS)
+            self._stack.respond(transaction, response)
+
+    def _identify_caller(
+        self, request: Request, connection: SipChannel
+    ) -> tuple[PhoneConfig | None, Response | None]:
+        """Return the phone that sent an INVITE, or the response refusing it.
+
+        A phone with a digest user must answer a 407 challenge; the call then
+        comes from that phone's line whatever the From header says. A phone
+        without one must have registered over this connection (or from this
+        UDP address).
+        """
+        snapshot = self._snapshot()
+        number = request.from_.uri.user or ""
+        phones = snapshot.phones_for_number(number)
+        binding = self.registrar.binding_for_channel(number, connection)
+        if binding is not None:
+            phone = snapshot.phones.get(binding.phone)
+            if phone is not None and not phone.digest_user:
+                return phone, None
+        if not any(p.digest_user for p in phones) and binding is None:
+            return None, self._refusal(
+                request,
+                403,
+                _(
+                    "The INVITE from {number} did not come from a registered phone; the "
+                    "phone must register on this node before it calls."
+                ).format(number=number or "<empty>"),
+            )
+        server = self.authenticator.server(self.registrar.nonce_validity, PHONE_ALGORITHMS)
+        now = time.time()
+        result = server.verify(request, self.authenticator.lookup_ha1, now, proxy=True)
+        if result.outcome in (AuthOutcome.MISSING, AuthOutcome.STALE):
+            stale = result.outcome is AuthOutcome.STALE
+            return None, server.challenge(request, now, proxy=True, stale=stale)
+        if result.outcome is not AuthOutcome.OK:
+            return None, self._refusal(request, 403, result.reason)
+        for phone in snapshot.phones.values():
+            if phone.digest_user == result.username:
+                return phone, None
+        return None, self._refusal(
+            request,
+            403,
+            _("Digest user {user} belongs to no phone on this node.").format(user=result.username),
+        )
+
+    def _refusal(self, request: Request, status: int, reason: str) -> Response:
+        self._trace.warning("SIPHandler", "%s refused with %d: %s", request.method, status, reason)
+        response = make_response(request, status, to_tag=_tag())
+        response.headers.add("Warning", f'399 tlstrunk "{_quoted_text(reason)}"')
+        return response
+
+    async def _phone_invite(
+        self, request: Request, connection: SipChannel, transaction: ServerTransaction
+    ) -> None:
+        phone, refusal = self._identify_caller(request, connection)
+        if refusal is not None or phone is None:
+            if refusal is not None:
+                self._stack.respond(transaction, refusal)
+            return
+        snapshot = self._snapshot()
+        calling = phone.directory_number
+        called = request.uri.user or ""
+        report = CallReport(self._node.name, request.call_id, "outbound", calling, called)
+        self._keep(report)
+        self._stack.respond(transaction, make_response(request, 100))
+        line = snapshot.directory_number_in(calling, phone.partition)
+        css = line.css if line is not None else None
+        analysis = snapshot.analyzer.analyze(called, snapshot.css_partitions(css))
+        report.digit_analysis = self._describe_analysis(calling, analysis)
+        self._trace_analysis(calling, analysis)
+        matched = analysis.matched
+        if matched is None:
+            reason = _(
+                "No route pattern or directory number in calling search space {css} "
+                "matches {digits}."
+            ).format(css=css or "<None>", digits=called)
+            self._reject(report, transaction, request, 404, reason)
+            return
+        leg = phone_leg(phone, calling, connection)
+        if self._needs_bridge(snapshot, matched):
+            await self._bridge_call(report, request, transaction, leg, calling, matched, called)
+            return
+        report.direction = "local"
+        await self._answer_virtually(report, request, transaction, leg, matched.target[1])
+
+    def connection_closed(self, connection: SipChannel) -> None:
+        """Forget the registrations and end the bridged calls that used ``connection``."""
+        self.registrar.connection_closed(connection)
+        self._bridge.connection_closed(connection)
+
     # -- helpers ------------------------------------------------------------------
 
     def _port(self, connection: SipChannel) -> int:
+        if connection.phone_listener:
+            return connection.local[1]
         return self._node.sip_ports.get(connection.transport, connection.local[1])
 
     def _via(self, connection: SipChannel) -> Via:
@@ -571,14 +872,6 @@ class B2bua:
     def _contact(self, number: str, connection: SipChannel) -> str:
         host = f"{self._node.address}:{self._port(connection)}"
         return f"<sip:{number}@{host}{_transport_param(connection)}>"
-
-    @staticmethod
-    def _signalling_encrypted(trunk: TrunkConfig, connection: SipChannel) -> bool:
-        """Return whether SDES keys may cross this hop: TLS under an Encrypted profile."""
-        return (
-            connection.tls is not None
-            and trunk.profile.device_security_mode is DeviceSecurityMode.ENCRYPTED
-        )
 
     def _describe_connection(self, report: CallReport, connection: SipChannel) -> None:
         tls = connection.tls
@@ -601,7 +894,7 @@ class B2bua:
                 "matched_name": peer.matched_name,
             }
 
-    def _mark_connected(self, report: CallReport, trunk: TrunkConfig) -> None:
+    def _mark_connected(self, report: CallReport, leg: Leg) -> None:
         report.state = "connected"
         report.answered = time.time()
         report.secure = report.signalling_encrypted and report.srtp_suite is not None
@@ -612,16 +905,16 @@ class B2bua:
         elif report.signalling_encrypted:
             report.security = _("not secure: TLS signalling but RTP media without SRTP keys")
         else:
-            report.security = _(
-                "not secure: profile '{profile}' is {mode}, so no SRTP keys are sent"
-            ).format(profile=trunk.profile.name, mode=trunk.profile.device_security_mode)
+            report.security = _("not secure: {leg} is {level}, so no SRTP keys are sent").format(
+                leg=leg.label, level=leg.security
+            )
         self._trace.info(
             "SIPHandler",
-            "Call %s connected: %s -> %s over trunk %s, %s",
+            "Call %s connected: %s -> %s over %s, %s",
             report.call_id,
             report.calling,
             report.called,
-            trunk.name,
+            leg.label,
             report.security,
         )
 
@@ -654,6 +947,7 @@ class B2bua:
 
     async def stop(self) -> None:
         """Hang up every connected call with BYE, then cancel calls still being answered."""
+        await self._bridge.stop(STOP_BYE_TIMEOUT)
         active = list(self._dialogs.values())
         self._dialogs.clear()
         for call in active:
@@ -680,3 +974,20 @@ def _transport_param(connection: SipChannel) -> str:
 def pending_request(transaction: ServerTransaction) -> Request:
     """Return the request a server transaction was created for."""
     return transaction.request
+
+
+def _tag() -> str:
+    return secrets.token_hex(6)
+
+
+def _max_forwards(request: Request) -> int:
+    value = request.headers.get("Max-Forwards")
+    try:
+        return int(value) if value is not None else 70
+    except ValueError:
+        return 70
+
+
+def _quoted_text(reason: str) -> str:
+    """Return ``reason`` made safe for a quoted Warning header value."""
+    return reason.replace("\\", "/").replace('"', "'").replace("\r", " ").replace("\n", " ")

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import ssl
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from cryptography import x509
@@ -18,7 +19,7 @@ from cryptography import x509
 from tlstrunk.callcontrol.b2bua import IN_SERVICE, PING_NOT_ENABLED, B2bua, NodeIdentity
 from tlstrunk.callcontrol.report import CallReport
 from tlstrunk.callcontrol.sipstack import SipStack
-from tlstrunk.callcontrol.trunks import TrunkConnections
+from tlstrunk.callcontrol.trunks import TrunkConnections, TrunkUnavailable
 from tlstrunk.config.cdr import CdrRecord, CdrWriter
 from tlstrunk.config.enums import TlsPolicy
 from tlstrunk.config.snapshot import ConfigSnapshot
@@ -41,6 +42,7 @@ from tlstrunk.transport.tls import (
     TlsConfigurationError,
     TlsIdentity,
     build_client_context,
+    build_phone_server_context,
     build_probe_context,
     build_server_context,
 )
@@ -56,6 +58,8 @@ KEPT_REJECTIONS = 100
 EXPIRY_WARNING_DAYS = 30
 #: Seconds between two expiry checks: once a day.
 EXPIRY_CHECK_INTERVAL = 24 * 3600.0
+#: Seconds between two DNS SRV lookups of a trunk's destinations.
+SRV_REFRESH_INTERVAL = 300.0
 
 
 class NodeStartError(Exception):
@@ -84,6 +88,9 @@ class Node:
         self._snapshot: ConfigSnapshot | None = None
         self._listeners: list[tuple[str, int, StreamListener]] = []
         self._udp: UdpEndpoint | None = None
+        #: The UDP socket of the phone port, separate from the trunks' socket.
+        self._phone_udp: UdpEndpoint | None = None
+        self._phone_context: ssl.SSLContext | None = None
         self._tls_identity: TlsIdentity | None = None
         #: Server and client contexts by TLS policy, for the policies the profiles use.
         self._contexts: dict[str, tuple[ssl.SSLContext, ssl.SSLContext]] = {}
@@ -164,6 +171,8 @@ class Node:
             for policy in sorted(self._policies())
         }
         self._contexts = contexts
+        if any(item.phones and str(item.transport) == "TLS" for item in self.snapshot.listeners()):
+            self._phone_context = build_phone_server_context(identity, keylog)
         self._identity_seen = self._identity_version()
 
     def _warn_legacy_profiles(self) -> None:
@@ -240,8 +249,12 @@ class Node:
             )
         self._load_contexts()
         self._warn_legacy_profiles()
+        all_listeners = self._snapshot.listeners()
         listeners = sorted(
-            {(str(transport), port) for transport, port, _profiles in self._snapshot.listeners()}
+            {(str(item.transport), item.port) for item in all_listeners if not item.phones}
+        )
+        phone_listeners = sorted(
+            {(str(item.transport), item.port) for item in all_listeners if item.phones}
         )
         sip_ports: dict[str, int] = {}
         for transport, port in listeners:
@@ -267,9 +280,11 @@ class Node:
             trace=self.trace,
             on_call_ended=self._record_call,
         )
-        for transport, port in listeners:
+        for transport, port, phones in [(t, p, False) for t, p in listeners] + [
+            (t, p, True) for t, p in phone_listeners
+        ]:
             try:
-                await self._listen(transport, node.address, port)
+                await self._listen(transport, node.address, port, phones=phones)
             except OSError as exc:
                 raise NodeStartError(
                     _(
@@ -279,26 +294,37 @@ class Node:
                 ) from exc
         self.trace.info("CallManager", "Node %s started on %s", node.name, node.address)
         self._expiry_task = asyncio.get_running_loop().create_task(self._watch_expiry())
+        srv_trunks = [t for t in self._snapshot.trunks.values() if t.destination_is_srv]
+        if srv_trunks:
+            self._ping_tasks.append(
+                asyncio.get_running_loop().create_task(self._refresh_srv(srv_trunks))
+            )
         for trunk in self._snapshot.options_ping_trunks():
             task = asyncio.get_running_loop().create_task(self._ping_trunk(trunk))
             self._ping_tasks.append(task)
 
-    async def _listen(self, transport: str, address: str, port: int) -> None:
+    async def _listen(self, transport: str, address: str, port: int, *, phones: bool) -> None:
         assert self._trunks is not None
         if transport == "UDP":
             endpoint = UdpEndpoint(
                 on_message=self._stack.handle_message,
-                check=self._trunks.check_udp,
+                check=_accept_phone_channel if phones else self._trunks.check_udp,
                 trace=self.trace,
                 capture=self._capture,
             )
             await endpoint.start(address, port)
-            self._udp = endpoint
+            if phones:
+                self._phone_udp = endpoint
+            else:
+                self._udp = endpoint
             return
+        context: Callable[[tuple[str, int]], ssl.SSLContext] | None = None
+        if transport == "TLS":
+            context = self._current_phone_context if phones else self._current_server_context
         listener = StreamListener(
-            context=self._current_server_context if transport == "TLS" else None,
+            context=context,
             make_connection=self._make_connection,
-            check=self._trunks.check_inbound,
+            check=_accept_phone_connection if phones else self._trunks.check_inbound,
             on_rejected=self._on_rejected,
             trace=self.trace,
             capture=self._capture,
@@ -316,6 +342,8 @@ class Node:
             await listener.stop()
         if self._udp is not None:
             self._udp.stop()
+        if self._phone_udp is not None:
+            self._phone_udp.stop()
         if self._b2bua is not None:
             await self._b2bua.stop()
         for connection in list(self._connections.values()):
@@ -352,6 +380,17 @@ class Node:
                     level, "SIPHandler", "Trunk %s is %s (%s)", trunk.name, status, reason
                 )
             await asyncio.sleep(trunk.options_ping_interval)
+
+    async def _refresh_srv(self, trunks: list[TrunkConfig]) -> None:
+        """Resolve the SRV trunks now and every few minutes, so inbound peers are recognised."""
+        assert self._trunks is not None
+        while True:
+            for trunk in trunks:
+                try:
+                    await self._trunks.resolve(trunk)
+                except TrunkUnavailable as exc:
+                    self.trace.warning("SIPHandler", "%s", exc)
+            await asyncio.sleep(SRV_REFRESH_INTERVAL)
 
     def _trunk_status(self, trunk: TrunkConfig) -> str:
         if not trunk.options_ping:
@@ -394,6 +433,15 @@ class Node:
                 self.trace.warning("CertMonitor", "%s", message)
             await asyncio.sleep(EXPIRY_CHECK_INTERVAL)
 
+    def _current_phone_context(self, remote: tuple[str, int]) -> ssl.SSLContext:
+        self._refresh_contexts()
+        assert self._phone_context is not None
+        return self._phone_context
+
+    def registrations(self) -> list[dict[str, Any]]:
+        """Return the live registrations of SIP phones."""
+        return self._b2bua.registrar.describe() if self._b2bua is not None else []
+
     def _current_client_context(self, trunk: TrunkConfig) -> ssl.SSLContext:
         return self._context_pair(str(trunk.profile.tls_policy))[1]
 
@@ -417,6 +465,8 @@ class Node:
         self._stack.connection_closed(connection, connection.close_reason or "connection closed")
         if self._trunks is not None:
             self._trunks.forget(connection)
+        if self._b2bua is not None:
+            self._b2bua.connection_closed(connection)
 
     def _on_rejected(self, rejection: Rejection) -> None:
         self.rejections.append(rejection)
@@ -469,6 +519,18 @@ class Node:
                 ]
                 if self._udp is not None
                 else []
+            )
+            + (
+                [
+                    {
+                        "address": self._phone_udp.local[0],
+                        "port": self._phone_udp.local[1],
+                        "transport": "UDP",
+                        "phones": True,
+                    }
+                ]
+                if self._phone_udp is not None
+                else []
             ),
             "trunks": [
                 {
@@ -486,6 +548,7 @@ class Node:
             ],
             "outbound_handshakes": trunks.handshakes if trunks else 0,
             "open_connections": len(self._connections),
+            "registrations": self.registrations(),
             "rejections": [rejection_to_dict(r) for r in self.rejections],
         }
 
@@ -499,3 +562,14 @@ def rejection_to_dict(rejection: Rejection) -> dict[str, Any]:
         "check": rejection.check,
         "detail": rejection.detail,
     }
+
+
+def _accept_phone_connection(connection: SipConnection) -> None:
+    """Accept a connection on the phone port: phones authenticate per request, not by address."""
+    connection.phone_listener = True
+
+
+def _accept_phone_channel(channel: SipChannel) -> str | None:
+    """Accept a UDP peer on the phone port; see :func:`_accept_phone_connection`."""
+    channel.phone_listener = True
+    return None

@@ -49,6 +49,10 @@ class CallReport:
     ended: float | None = None
     #: One entry per trunk tried, in order, for calls routed through a route list.
     attempts: list[dict[str, Any]] = field(default_factory=list)
+    #: Both legs of a bridged call (phone or trunk on each side), as the node saw them.
+    legs: list[dict[str, Any]] = field(default_factory=list)
+    #: The security status the far end reported in Call-Info, when it sent one.
+    far_security: str | None = None
     #: Whether the call detail record of this call was handed over.
     recorded: bool = False
 

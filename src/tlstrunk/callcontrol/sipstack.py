@@ -42,6 +42,10 @@ class _ClientContext:
     connection: SipChannel
     future: asyncio.Future[Response]
     on_provisional: ProvisionalCallback | None
+    #: Whether a provisional response arrived, so a CANCEL may be sent (RFC 3261 9.1).
+    proceeding: bool = False
+    #: Whether the caller asked to cancel before any provisional response arrived.
+    cancel_pending: bool = False
 
 
 @dataclass
@@ -101,6 +105,29 @@ class SipStack:
         self._process_client(transaction, transaction.start())
         return future
 
+    def cancel(self, request: Request) -> None:
+        """Cancel the INVITE ``request`` that :meth:`send_request` sent (RFC 3261 9.1).
+
+        The CANCEL goes in its own client transaction once a provisional
+        response has arrived; asked earlier, it waits for the first one. The
+        INVITE's future then resolves with the 487 (or a 2xx that crossed it).
+        """
+        for transaction, context in self._clients.items():
+            if transaction.request is request:
+                if context.future.done():
+                    return
+                if context.proceeding:
+                    self._send_cancel(transaction, context)
+                else:
+                    context.cancel_pending = True
+                return
+
+    def _send_cancel(self, transaction: ClientTransaction, context: _ClientContext) -> None:
+        cancel = transaction.make_cancel()
+        future = self.send_request(cancel, context.connection)
+        # The CANCEL's own response says nothing the INVITE's 487 does not.
+        future.add_done_callback(_consume_result)
+
     def send_stateless(self, message: Message, connection: SipChannel) -> None:
         """Send a message outside any transaction (an ACK to a 2xx, for instance)."""
         self._send(connection, message)
@@ -113,6 +140,10 @@ class SipStack:
             if isinstance(event, SendMessage):
                 self._send_or_fail(context, event.message)
             elif isinstance(event, ResponseReceived):
+                if event.response.status_code < 200 and not context.proceeding:
+                    context.proceeding = True
+                    if context.cancel_pending:
+                        self._send_cancel(transaction, context)
                 self._deliver_response(context, event.response)
             elif isinstance(event, TransactionTimeout):
                 if not context.future.done():
@@ -245,3 +276,9 @@ class SipStack:
     def pending_transactions(self) -> int:
         """How many client and server transactions are still running."""
         return len(self._clients) + len(self._servers)
+
+
+def _consume_result(future: asyncio.Future[Response]) -> None:
+    """Retrieve a future's outcome so that asyncio does not log it as never retrieved."""
+    if not future.cancelled():
+        future.exception()

@@ -10,6 +10,7 @@ profile's X.509 subject names.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import ssl
 from collections.abc import Callable
@@ -38,6 +39,7 @@ from tlstrunk.transport.listener import (
     fetch_server_certificate,
     open_stream_connection,
 )
+from tlstrunk.transport.srv import SrvLookupError, nameservers_from_env, resolve_srv
 from tlstrunk.transport.udp import UdpEndpoint
 
 logger = logging.getLogger(__name__)
@@ -121,6 +123,11 @@ class TrunkConnections:
         self._on_rejected = on_rejected
         self._trace = trace
         self._outbound: dict[str, SipChannel] = {}
+        #: Addresses found through DNS SRV, by address: the trunk they belong to.
+        self._srv_sources: dict[str, str] = {}
+        #: The latest SRV answer of each SRV trunk: (address, port) pairs in order.
+        self._srv_targets: dict[str, list[tuple[str, int]]] = {}
+        self._nameservers = nameservers_from_env()
         self._locks: dict[str, asyncio.Lock] = {}
         self.peers: dict[int, PeerCertificate] = {}
         self.handshakes = 0
@@ -157,16 +164,68 @@ class TrunkConnections:
                     "profile '{profile}' an incoming transport of UDP or TCP+UDP."
                 ).format(trunk=trunk.name, profile=trunk.profile.name),
             )
-        destination = trunk.destinations[0]
-        channel = endpoint.channel((destination.address, destination.port))
+        if trunk.destination_is_srv:
+            targets = self._srv_targets.get(trunk.name)
+            if not targets:
+                raise TrunkUnavailable(
+                    "DNS SRV",
+                    _(
+                        "Trunk {trunk} sends over UDP to an SRV name that has not been "
+                        "resolved; check 'tlstrunk doctor trunk {trunk}' for the DNS answer."
+                    ).format(trunk=trunk.name),
+                )
+            address = targets[0]
+        else:
+            address = (trunk.destinations[0].address, trunk.destinations[0].port)
+        channel = endpoint.channel(address)
         channel.trunk_name = trunk.name
         return channel
 
-    async def _open(self, trunk: TrunkConfig) -> SipConnection:
-        failures: list[TrunkUnavailable] = []
+    async def resolve(self, trunk: TrunkConfig) -> list[tuple[str, int]]:
+        """Return the (address, port) pairs of a trunk, in the order to try them.
+
+        For an SRV trunk each destination is a domain whose SRV records are
+        looked up (RFC 3263); the addresses found also identify the far end
+        when it connects to this node.
+        """
+        if not trunk.destination_is_srv:
+            return [(d.address, d.port) for d in trunk.destinations]
+        transport = str(trunk.profile.outgoing_transport)
+        found: list[tuple[str, int]] = []
+        errors: list[str] = []
         for destination in trunk.destinations:
             try:
-                return await self._open_destination(trunk, destination.address, destination.port)
+                targets = await resolve_srv(
+                    destination.address, transport, nameservers=self._nameservers
+                )
+            except SrvLookupError as exc:
+                errors.append(str(exc))
+                continue
+            for target in targets:
+                found += [(address, target.port) for address in target.addresses]
+        if not found:
+            raise TrunkUnavailable(
+                "DNS SRV",
+                _("Trunk {trunk}: no SRV destination could be resolved. {errors}").format(
+                    trunk=trunk.name, errors=" ".join(errors)
+                ),
+            )
+        for address, _port in found:
+            self._srv_sources[_address_key(address)] = trunk.name
+        self._srv_targets[trunk.name] = found
+        self._trace.info(
+            "SIPHandler",
+            "Trunk %s: SRV resolved to %s",
+            trunk.name,
+            ", ".join(f"{a}:{p}" for a, p in found),
+        )
+        return found
+
+    async def _open(self, trunk: TrunkConfig) -> SipConnection:
+        failures: list[TrunkUnavailable] = []
+        for address, port in await self.resolve(trunk):
+            try:
+                return await self._open_destination(trunk, address, port)
             except TrunkUnavailable as exc:
                 failures.append(exc)
         if not failures:
@@ -293,7 +352,11 @@ class TrunkConnections:
 
     def _inbound_trunk(self, remote: tuple[str, int], port: int, transport: str) -> TrunkConfig:
         source = remote[0]
-        trunk = self._snapshot().trunk_for_source(source)
+        snapshot = self._snapshot()
+        trunk = snapshot.trunk_for_source(source)
+        srv_trunk = self._srv_sources.get(_address_key(source))
+        if trunk is None and srv_trunk is not None:
+            trunk = snapshot.trunks.get(srv_trunk)
         if trunk is None:
             raise ConnectionRejected(
                 "source address",
@@ -394,3 +457,11 @@ class TrunkConnections:
     def outbound_connections(self) -> dict[str, SipChannel]:
         """Return the open outbound connection of each trunk, by trunk name."""
         return {name: conn for name, conn in self._outbound.items() if conn.is_open}
+
+
+def _address_key(address: str) -> str:
+    """Return ``address`` in one spelling, so IPv6 forms compare equal."""
+    try:
+        return str(ipaddress.ip_address(address.strip("[]")))
+    except ValueError:
+        return address.lower()

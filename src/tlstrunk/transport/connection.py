@@ -47,6 +47,7 @@ class SipChannel(Protocol):
     remote: Address
     transport: str
     trunk_name: str | None
+    phone_listener: bool
     close_reason: str | None
 
     @property
@@ -96,6 +97,8 @@ class SipConnection(asyncio.Protocol):
         self.remote: Address = ("", 0)
         self.tls: TlsSessionInfo | None = None
         self.trunk_name: str | None = None
+        #: Whether the connection arrived on the node's phone port rather than a trunk's.
+        self.phone_listener = False
         self.close_reason: str | None = None
         #: "TLS" or "TCP", set by the code that opens or accepts the connection.
         self.transport = "TLS"

@@ -118,6 +118,19 @@ def build_server_context(
     return context
 
 
+def build_phone_server_context(
+    identity: TlsIdentity, keylog: Path | None = None
+) -> ssl.SSLContext:
+    """Build the context for the phone port: a client certificate is verified when sent.
+
+    Phones prove who they are with digest authentication; a phone that also
+    presents a certificate must present one that chains to the trust store.
+    """
+    context = _base_context(ssl.PROTOCOL_TLS_SERVER, identity, MODERN, keylog)
+    context.verify_mode = ssl.CERT_OPTIONAL
+    return context
+
+
 def build_client_context(
     identity: TlsIdentity, policy: str = MODERN, keylog: Path | None = None
 ) -> ssl.SSLContext:

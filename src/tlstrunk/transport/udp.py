@@ -48,6 +48,8 @@ class UdpChannel:
         self.tls = None
         self.transport = "UDP"
         self.trunk_name: str | None = None
+        #: Whether the channel belongs to the node's phone port rather than a trunk.
+        self.phone_listener = False
         self.close_reason: str | None = None
         self._endpoint = endpoint
 
