@@ -458,10 +458,373 @@ def finish_account(
     return ok, detail
 
 
+# ---------------------------------------------------------------------------
+# phone: register at a registrar, then dial or answer
+# ---------------------------------------------------------------------------
+
+TRANSPORT_TYPES = {
+    "udp": pj.PJSIP_TRANSPORT_UDP,
+    "tcp": pj.PJSIP_TRANSPORT_TCP,
+    "tls": pj.PJSIP_TRANSPORT_TLS,
+}
+SRTP_USE = {
+    "off": pj.PJMEDIA_SRTP_DISABLED,
+    "optional": pj.PJMEDIA_SRTP_OPTIONAL,
+    "mandatory": pj.PJMEDIA_SRTP_MANDATORY,
+}
+TONE_HZ = 440
+STATS_INTERVAL = 0.25
+UNREGISTER_GRACE = 3.0
+
+
+@dataclass
+class Registration:
+    """The latest registration outcome reported by pjsua2, ``code`` 0 until the first."""
+
+    code: int = 0
+    reason: str = ""
+    expiration: int = 0
+    changes: int = 0
+
+
+class PhoneAccount(pj.Account):  # type: ignore[misc]
+    """Account that reports registration changes and handles incoming calls per ``--answer``."""
+
+    def __init__(self, state: PeerState, answer_mode: str) -> None:
+        super().__init__()
+        self.state = state
+        self.answer_mode = answer_mode
+        self.registration = Registration()
+
+    def onRegState(self, prm: Any) -> None:
+        info = self.getInfo()
+        reg = self.registration
+        reg.code = int(prm.code)
+        reg.reason = prm.reason
+        reg.expiration = int(prm.expiration)
+        reg.changes += 1
+        emit(
+            "registration",
+            code=reg.code,
+            reason=reg.reason,
+            expiration=reg.expiration,
+            active=bool(info.regIsActive),
+            uri=info.uri,
+        )
+
+    def onIncomingCall(self, prm: Any) -> None:
+        call = PhoneCall(self, self.state, prm.callId)
+        info = call.getInfo()
+        call.remote_sdp = sdp_of(prm.rdata.wholeMsg)
+        emit(
+            "incoming_call",
+            remote_uri=info.remoteUri,
+            local_uri=info.localUri,
+            src_address=prm.rdata.srcAddress,
+            via_transport=via_transport_of(prm.rdata.wholeMsg),
+            call_id=info.callIdString,
+            answer=self.answer_mode,
+        )
+        reply = pj.CallOpParam()
+        reply.statusCode = 486 if self.answer_mode == "busy" else 180
+        call.answer(reply)
+        if self.answer_mode == "auto":
+            call.record.answer_at = time.monotonic() + self.state.ring_seconds
+
+
+class PhoneCall(PeerCall):
+    """Call that plays a tone into the stream, tracks RTP counters and reports SRTP use."""
+
+    def __init__(self, account: pj.Account, state: PeerState, call_id: int | None = None) -> None:
+        super().__init__(account, state, call_id)
+        self.remote_sdp = ""
+        self.tone: Any = None
+        self.rtp: dict[str, int] = {}
+        self.next_sample = 0.0
+
+    def onCallTsxState(self, prm: Any) -> None:
+        event = prm.e
+        if event.type != pj.PJSIP_EVENT_TSX_STATE:
+            return
+        source = event.body.tsxState.src
+        if event.body.tsxState.type == pj.PJSIP_EVENT_RX_MSG:
+            sdp = sdp_of(source.rdata.wholeMsg)
+            if sdp:
+                self.remote_sdp = sdp
+
+    def onCallMediaState(self, prm: Any) -> None:
+        info = self.getInfo()
+        fields: dict[str, Any] = {
+            "media": [
+                {"index": m.index, "status": MEDIA_STATUSES.get(m.status, str(m.status))}
+                for m in info.media
+            ],
+            "srtp": remote_offers_crypto(self.remote_sdp),
+        }
+        active = any(m.status == pj.PJSUA_CALL_MEDIA_ACTIVE for m in info.media)
+        fields["audio_active"] = active
+        with contextlib.suppress(pj.Error):
+            stream = self.getStreamInfo(0)
+            fields.update(codec=stream.codecName, remote_rtp=stream.remoteRtpAddress)
+        emit("media", **fields)
+        if active and self.tone is None:
+            self.start_tone()
+
+    def start_tone(self) -> None:
+        """Play a steady tone into the call so that RTP carries audio, not silence."""
+        try:
+            tone = pj.ToneGenerator()
+            tone.createToneGenerator()
+            desc = pj.ToneDesc()
+            desc.freq1 = TONE_HZ
+            desc.freq2 = 0
+            desc.on_msec = 1000
+            desc.off_msec = 0
+            tones = pj.ToneDescVector()
+            tones.append(desc)
+            tone.play(tones, True)
+            tone.startTransmit(self.getAudioMedia(-1))
+        except pj.Error as exc:
+            emit("error", where="tone", detail=exc.info())
+            return
+        self.tone = tone
+
+    def onStreamDestroyed(self, prm: Any) -> None:
+        self.sample_rtp()
+
+    def sample_rtp(self) -> None:
+        """Store the audio stream's RTP packet counters while the stream exists."""
+        with contextlib.suppress(pj.Error):
+            stat = self.getStreamStat(0)
+            self.rtp = {
+                "tx_packets": int(stat.rtcp.txStat.pkt),
+                "rx_packets": int(stat.rtcp.rxStat.pkt),
+                "rx_lost": int(stat.rtcp.rxStat.loss),
+            }
+
+    def onCallState(self, prm: Any) -> None:
+        super().onCallState(prm)
+        if self.record.disconnected:
+            emit("rtp", call_id=self.getInfo().callIdString, **self.rtp)
+
+
+def sdp_of(message: str) -> str:
+    """Return the body of a SIP message when it is SDP, else ``""``."""
+    head, _, body = message.partition("\r\n\r\n")
+    return body if "application/sdp" in head.lower() else ""
+
+
+def remote_offers_crypto(sdp: str) -> bool:
+    """Return whether the far end's audio description carries an SDES ``a=crypto`` line.
+
+    pjsua2 has no call attribute for the negotiated SRTP state, so this reads
+    the far end's SDP; pjsua2 would have rejected or cleared the call had it
+    not accepted one of the far end's crypto suites.
+    """
+    in_audio = False
+    for line in sdp.splitlines():
+        if line.startswith("m="):
+            in_audio = line.startswith("m=audio")
+        elif in_audio and line.startswith("a=crypto:"):
+            return True
+    return False
+
+
+def phone_transport_config(args: argparse.Namespace) -> Any:
+    """Build the phone's transport config; TLS presents ``--cert`` and verifies the server."""
+    config = pj.TransportConfig()
+    config.boundAddress = args.local_address
+    config.publicAddress = args.local_address
+    config.port = args.local_port
+    if args.transport == "tls":
+        tls = config.tlsConfig
+        tls.CaListFile = args.ca
+        tls.certFile = args.cert or ""
+        tls.privKeyFile = args.key or ""
+        tls.proto = pj.PJ_SSL_SOCK_PROTO_TLS1_2 | pj.PJ_SSL_SOCK_PROTO_TLS1_3
+        tls.verifyServer = True
+        tls.verifyClient = False
+        tls.requireClientCert = False
+        tls.msecTimeout = int(args.tls_timeout * 1000)
+    return config
+
+
+def registrar_uri(args: argparse.Namespace) -> str:
+    return f"sip:{args.registrar}:{args.registrar_port};transport={args.transport}"
+
+
+def dial_uri(args: argparse.Namespace) -> str:
+    if args.dial.startswith(("sip:", "sips:")):
+        return str(args.dial)
+    return f"sip:{args.dial}@{args.registrar}:{args.registrar_port};transport={args.transport}"
+
+
+def phone_account_config(args: argparse.Namespace, transport_id: int) -> Any:
+    """Build an account that registers with digest credentials and routes via the registrar."""
+    config = pj.AccountConfig()
+    config.idUri = f"sip:{args.user}@{args.domain or args.registrar}"
+    config.regConfig.registrarUri = registrar_uri(args)
+    config.regConfig.timeoutSec = args.expires
+    config.regConfig.retryIntervalSec = 0  # a failed registration stays failed
+    config.sipConfig.transportId = transport_id
+    config.sipConfig.proxies.append(registrar_uri(args) + ";lr")
+    credentials = pj.AuthCredInfo("digest", "*", args.auth_user or args.user, 0, args.password)
+    config.sipConfig.authCreds.append(credentials)
+    config.mediaConfig.srtpUse = SRTP_USE[args.srtp]
+    config.mediaConfig.srtpSecureSignaling = 0
+    config.mediaConfig.transportConfig.boundAddress = args.local_address
+    config.mediaConfig.transportConfig.publicAddress = args.local_address
+    config.natConfig.iceEnabled = False
+    return config
+
+
+def run_phone(ep: PeerEndpoint, args: argparse.Namespace, state: PeerState) -> tuple[bool, str]:
+    """Register, then dial or answer as ``--dial`` or ``--answer`` says, then unregister."""
+    deadline = time.monotonic() + args.timeout
+    state.ring_seconds = args.ring
+    transport_id = ep.transportCreate(TRANSPORT_TYPES[args.transport], phone_transport_config(args))
+    info = ep.transportGetInfo(transport_id)
+    emit("ready", role="phone", transport=info.typeName, local=info.localName)
+
+    account = PhoneAccount(state, args.answer or "auto")
+    account.create(phone_account_config(args, transport_id))
+    reg = account.registration
+    poll_until(ep, state, deadline, lambda: reg.code != 0)
+    if not 200 <= reg.code < 300:
+        cause = f"{reg.code} {reg.reason}" if reg.code else "no answer before the timeout"
+        return finish_account(ep, account, False, f"registration failed: {cause}")
+
+    if args.dial:
+        ok, detail = dial_once(ep, args, state, account, deadline)
+    else:
+        ok, detail = answer_calls(ep, args, state, deadline)
+    unregister(ep, account, state)
+    return finish_account(ep, account, ok, detail)
+
+
+def dial_once(
+    ep: PeerEndpoint,
+    args: argparse.Namespace,
+    state: PeerState,
+    account: PhoneAccount,
+    deadline: float,
+) -> tuple[bool, str]:
+    """Place one call and judge it against ``--expect`` (200 means confirmed and ended)."""
+    call = PhoneCall(account, state)
+    op = pj.CallOpParam(True)
+    op.opt.audioCount = 1
+    op.opt.videoCount = 0
+    try:
+        call.makeCall(dial_uri(args), op)
+    except pj.Error as exc:
+        return False, f"makeCall failed: {exc.info()}"
+    record = call.record
+    if args.cancel_after is not None:
+        poll_until(ep, state, deadline, lambda: "EARLY" in record.states or record.disconnected)
+        if not record.disconnected:
+            poll_calls(ep, state, min(deadline, time.monotonic() + args.cancel_after), record)
+            if not record.disconnected:
+                emit("hangup", by="local", while_state=record.states[-1])
+                hangup_quietly(call)
+    else:
+        poll_calls(ep, state, deadline, record, lambda: record.confirmed)
+        if record.confirmed and not record.disconnected:
+            poll_calls(ep, state, min(deadline, time.monotonic() + args.hold), record)
+            if not record.disconnected:
+                call.sample_rtp()
+                emit("hangup", by="local", while_state="CONFIRMED")
+                hangup_quietly(call)
+    poll_calls(ep, state, max(deadline, time.monotonic() + 5.0), record)
+    return judge_dial(record, args.expect, state)
+
+
+def poll_calls(
+    ep: PeerEndpoint,
+    state: PeerState,
+    until: float,
+    record: CallRecord,
+    done: Callable[[], bool] | None = None,
+) -> None:
+    """Handle events until ``record`` ends, ``done()`` is true or ``until`` passes; sample RTP."""
+
+    def finished() -> bool:
+        answer_due_calls(state)
+        sample_due_calls(state)
+        return record.disconnected or (done is not None and done())
+
+    poll_until(ep, state, until, finished)
+
+
+def sample_due_calls(state: PeerState) -> None:
+    now = time.monotonic()
+    for record in state.calls:
+        call = record.call
+        live = record.confirmed and not record.disconnected
+        if isinstance(call, PhoneCall) and live and now >= call.next_sample:
+            call.next_sample = now + STATS_INTERVAL
+            call.sample_rtp()
+
+
+def judge_dial(record: CallRecord, expect: int, state: PeerState) -> tuple[bool, str]:
+    """Return whether the call ended as expected, with the final status in the detail."""
+    if expect == 200:
+        return judge_call(record, state)
+    if not record.disconnected:
+        return False, f"call did not end in time; states {record.states}"
+    if record.confirmed:
+        return False, f"call was answered although {expect} was expected"
+    ok = record.last_status == expect
+    return ok, f"call ended with {record.last_status} {record.reason} (expected {expect})"
+
+
+def answer_calls(
+    ep: PeerEndpoint, args: argparse.Namespace, state: PeerState, deadline: float
+) -> tuple[bool, str]:
+    """Handle ``--calls`` incoming calls per ``--answer`` until each one has ended."""
+
+    def all_calls_ended() -> bool:
+        answer_due_calls(state)
+        sample_due_calls(state)
+        ended = [r for r in state.calls if r.disconnected]
+        return len(ended) >= args.calls and len(ended) == len(state.calls)
+
+    poll_until(ep, state, deadline, all_calls_ended)
+    ended = [r for r in state.calls if r.disconnected]
+    if args.answer == "auto":
+        good = [r for r in ended if r.confirmed]
+        what = "confirmed and ended"
+    else:
+        good = [r for r in ended if not r.confirmed]
+        what = f"ended unanswered ({args.answer})"
+    ok = len(good) >= args.calls
+    detail = f"{len(good)} of {args.calls} calls {what}; {len(state.calls)} received"
+    if not ok:
+        cause = "stopped by signal" if state.stop_requested else "timed out"
+        detail = f"{cause}: {detail}"
+    for record in state.calls:
+        if not record.disconnected:
+            hangup_quietly(record.call)
+    return ok, detail
+
+
+def unregister(ep: PeerEndpoint, account: PhoneAccount, state: PeerState) -> None:
+    """Send REGISTER with expiry 0 and wait briefly for the registrar's response."""
+    reg = account.registration
+    changes = reg.changes
+    try:
+        account.setRegistration(False)
+    except pj.Error as exc:
+        emit("error", where="unregister", detail=exc.info())
+        return
+    poll_until(ep, state, time.monotonic() + UNREGISTER_GRACE, lambda: reg.changes > changes)
+    emit("unregistered", code=reg.code, reason=reg.reason, done=reg.changes > changes)
+
+
 SCENARIOS: dict[str, Callable[[PeerEndpoint, argparse.Namespace, PeerState], tuple[bool, str]]] = {
     "probe": run_probe,
     "call": run_call,
     "answer": run_answer,
+    "phone": run_phone,
 }
 
 
@@ -503,7 +866,40 @@ def build_parser() -> argparse.ArgumentParser:
     answer.add_argument("--ring", type=float, default=0.2, help="seconds between 180 and 200")
     answer.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for calls")
     add_tls_options(answer)
+    add_phone_parser(commands)
     return parser
+
+
+def add_phone_parser(commands: Any) -> None:
+    phone = commands.add_parser("phone", help="register at a registrar, then dial or answer")
+    phone.add_argument("--user", required=True, help="user part of this phone's address of record")
+    phone.add_argument("--password", required=True, help="digest password")
+    phone.add_argument("--auth-user", help="digest user name (default: --user)")
+    phone.add_argument("--domain", help="host part of the address of record (default: registrar)")
+    phone.add_argument("--registrar", required=True, help="registrar address")
+    phone.add_argument("--registrar-port", type=int, required=True, help="registrar port")
+    phone.add_argument("--transport", choices=sorted(TRANSPORT_TYPES), default="tls")
+    phone.add_argument("--local-address", required=True, help="loopback address to bind")
+    phone.add_argument("--local-port", type=int, default=0, help="SIP port to bind, 0 for any")
+    phone.add_argument("--expires", type=int, default=300, help="requested registration seconds")
+    phone.add_argument("--srtp", choices=sorted(SRTP_USE), default="optional", help="SDES-SRTP use")
+    action = phone.add_mutually_exclusive_group(required=True)
+    action.add_argument("--dial", help="number or SIP URI to call through the registrar")
+    action.add_argument(
+        "--answer", choices=("auto", "busy", "ignore"), help="incoming call handling"
+    )
+    phone.add_argument("--cancel-after", type=float, help="CANCEL this many seconds after ringing")
+    phone.add_argument(
+        "--expect", type=int, default=200, help="final status that counts as success when dialling"
+    )
+    phone.add_argument("--hold", type=float, default=1.0, help="seconds to hold after CONFIRMED")
+    phone.add_argument("--calls", type=int, default=1, help="calls to wait for in answer mode")
+    phone.add_argument("--ring", type=float, default=0.2, help="seconds between 180 and 200")
+    phone.add_argument("--timeout", type=float, default=30.0, help="seconds for the whole run")
+    phone.add_argument("--cert", help="PEM client certificate for TLS")
+    phone.add_argument("--key", help="PEM private key of --cert (unencrypted)")
+    phone.add_argument("--ca", help="PEM file of CA certificates that verify the registrar")
+    phone.add_argument("--tls-timeout", type=float, default=5.0, help="TLS handshake timeout (s)")
 
 
 def find_unreadable_file(args: argparse.Namespace) -> str:
@@ -520,10 +916,23 @@ def find_unreadable_file(args: argparse.Namespace) -> str:
     return ""
 
 
+def check_phone_options(args: argparse.Namespace) -> str:
+    """Return a message naming a ``phone`` option that does not fit the others, or ``""``."""
+    if args.command != "phone":
+        return ""
+    if args.transport == "tls" and not args.ca:
+        return "--transport tls needs --ca, the CA file that verifies the registrar's certificate."
+    if bool(args.cert) != bool(args.key):
+        return "--cert and --key go together; pass both files or neither."
+    if args.cancel_after is not None and not args.dial:
+        return "--cancel-after applies to --dial only; add --dial NUMBER or drop it."
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     reserve_stdout_for_events()
-    problem = find_unreadable_file(args)
+    problem = find_unreadable_file(args) or check_phone_options(args)
     if problem:
         # pjsip reads these files only at the first handshake, so check them up front
         emit("result", ok=False, detail=problem)

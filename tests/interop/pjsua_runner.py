@@ -281,6 +281,34 @@ def start_pjsua_peer(args: list[str], ready_timeout: float = 15.0) -> PeerHandle
     return handle
 
 
+def phone_args(
+    user: str,
+    password: str,
+    registrar: str,
+    registrar_port: int,
+    local_address: str,
+    *action: str,
+    transport: str = "tls",
+    cert: Path | None = None,
+    key: Path | None = None,
+    ca: Path | None = None,
+    log: Path | None = None,
+) -> list[str]:
+    """Return the arguments of ``pjsua_peer.py phone`` for one registering phone.
+
+    ``action`` is the rest of the command line, such as ``("--dial", "1002")``
+    or ``("--answer", "busy")``.
+    """
+    args = ["--log", str(log)] if log is not None else []
+    args += ["phone", "--user", user, "--password", password]
+    args += ["--registrar", registrar, "--registrar-port", str(registrar_port)]
+    args += ["--transport", transport, "--local-address", local_address]
+    for option, path in (("--cert", cert), ("--key", key), ("--ca", ca)):
+        if path is not None:
+            args += [option, str(path)]
+    return [*args, *action]
+
+
 def free_tcp_port(address: str) -> int:
     """Return a TCP port that is free on ``address`` at the time of the call."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
