@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from tlstrunk import __version__
@@ -11,10 +13,14 @@ from tlstrunk.admin import (
     cert_cmd,
     config_cmd,
     doctor_cmd,
+    export_cmd,
     node_cmd,
+    phone_cmd,
     sip_cmd,
     trace_cmd,
+    web_cmd,
 )
+from tlstrunk.i18n import set_language
 from tlstrunk.lab import demo_cmd
 
 app = typer.Typer(
@@ -32,12 +38,38 @@ app.add_typer(config_cmd.route_app, name="route")
 app.add_typer(config_cmd.dn_app, name="dn")
 app.add_typer(config_cmd.partition_app, name="partition")
 app.add_typer(config_cmd.css_app, name="css")
+# "node set" lives with the phone commands: it also sets the realm and phone ports.
+node_cmd.app.command("set")(phone_cmd.node_set)
 app.add_typer(node_cmd.app, name="node")
 app.add_typer(sip_cmd.app, name="sip")
 app.add_typer(doctor_cmd.app, name="doctor")
 app.add_typer(trace_cmd.app, name="trace")
 app.add_typer(cdr_cmd.app, name="cdr")
+app.add_typer(phone_cmd.phone_app, name="phone")
+app.add_typer(phone_cmd.digestuser_app, name="digestuser")
+app.add_typer(web_cmd.app, name="web")
+app.add_typer(export_cmd.app, name="config")
 app.command("demo")(demo_cmd.demo)
+
+
+@app.callback()
+def choose_language(
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Language of messages: en or ja. The default follows TLSTRUNK_LANG or the locale.",
+        ),
+    ] = None,
+) -> None:
+    """Run SIP call control with mutually authenticated TLS trunks between clusters."""
+    if lang is None:
+        return
+    try:
+        set_language(lang)
+    except ValueError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from exc
 
 
 @app.command("version")
