@@ -32,8 +32,16 @@ pytestmark = [pytest.mark.interop, pytest.mark.slow, pytest.mark.usefixtures("pj
 
 PASSWORD = "phone-secret-1"
 #: Loopback addresses of the phones: one per phone, away from the nodes'.
-PHONE_ADDRESSES = {"1018": "127.0.0.71", "9898": "127.0.0.72", "1020": "127.0.0.73"}
-USERS = {"1018": "alice", "9898": "bob", "1020": "carol"}
+PHONE_ADDRESSES = {
+    "1018": "127.0.0.71",
+    "9898": "127.0.0.72",
+    "1020": "127.0.0.73",
+    "1021": "127.0.0.74",
+}
+USERS = {"1018": "alice", "9898": "bob", "1020": "carol", "1021": "dave"}
+#: A phone on plain UDP and TCP, and a directory number that only a virtual phone answers.
+PLAIN_PHONE = "1021"
+VIRTUAL_NUMBER = "1030"
 
 
 def with_phones(topology: Topology) -> Topology:
@@ -41,7 +49,7 @@ def with_phones(topology: Topology) -> Topology:
     clusters = []
     for cluster in topology.clusters:
         number = cluster.directory_numbers[0].number
-        numbers = [number] + (["1020"] if cluster.name == "CUCMA" else [])
+        numbers = [number] + (["1020", PLAIN_PHONE] if cluster.name == "CUCMA" else [])
         phones = tuple(
             PhoneConfig(
                 name=f"SEP{USERS[n].upper()}",
@@ -50,12 +58,19 @@ def with_phones(topology: Topology) -> Topology:
                 device_security_mode=DeviceSecurityMode.ENCRYPTED,
                 transport=IncomingTransport.TLS,
             )
+            if n != PLAIN_PHONE
+            else PhoneConfig(
+                name=f"SEP{USERS[n].upper()}", directory_number=n, digest_user=USERS[n]
+            )
             for n in numbers
         )
         extra_numbers = tuple(DirectoryNumberConfig(n, no_answer_timeout=2) for n in numbers[1:])
+        if cluster.name == "CUCMA":
+            extra_numbers += (DirectoryNumberConfig(VIRTUAL_NUMBER),)
         clusters.append(
             dataclasses.replace(
                 cluster,
+                phone_port=free_port(cluster.address) if cluster.name == "CUCMA" else None,
                 phone_secure_port=free_port(cluster.address),
                 digest_users=tuple(DigestUserSpec(USERS[n], PASSWORD) for n in numbers),
                 phones=phones,
@@ -94,10 +109,24 @@ class Lab:
         for node in self.nodes.values():
             await node.stop()
 
-    def pjsua_phone(self, cluster: str, number: str, *action: str) -> list[str]:
+    def pjsua_phone(
+        self, cluster: str, number: str, *action: str, transport: str = "tls"
+    ) -> list[str]:
         address = PHONE_ADDRESSES[number]
-        chain, key = issue_phone_identity(self.dir, f"SEP{USERS[number].upper()}", address)
         target = self.clusters[cluster]
+        if transport != "tls":
+            assert target.phone_port is not None
+            args = phone_args(
+                number,
+                PASSWORD,
+                target.address,
+                target.phone_port,
+                address,
+                *action,
+                transport=transport,
+            )
+            return [*args, "--auth-user", USERS[number], "--timeout", "40"]
+        chain, key = issue_phone_identity(self.dir, f"SEP{USERS[number].upper()}", address)
         port = target.phone_secure_port
         assert port is not None
         args = phone_args(
@@ -309,5 +338,47 @@ def test_pjsua2_and_baresip_call_each_other_across_the_tls_trunk(tmp_path: Path)
         # Both legs of every hop are TLS under Encrypted modes, so SDES keys may cross them.
         [inbound] = [r for r in reports if r.direction == "inbound"]
         assert inbound.signalling_encrypted
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_plain_phone_registers_and_reaches_a_virtual_phone(tmp_path: Path, transport: str) -> None:
+    async def scenario() -> None:
+        lab = Lab(tmp_path)
+        await lab.start()
+        try:
+            args = lab.pjsua_phone(
+                "CUCMA",
+                PLAIN_PHONE,
+                "--dial",
+                VIRTUAL_NUMBER,
+                "--srtp",
+                "off",
+                transport=transport,
+            )
+            run = await asyncio.to_thread(run_pjsua_peer, args, 60)
+            refused = await asyncio.to_thread(
+                run_pjsua_peer,
+                lab.pjsua_phone(
+                    "CUCMA",
+                    "1018",
+                    "--answer",
+                    "auto",
+                    transport=transport,
+                ),
+                30,
+            )
+        finally:
+            await lab.stop()
+        assert run.ok, run.describe()
+        assert run.named("registration")[0]["code"] == 200, run.describe()
+        [report] = [r for r in lab.nodes["CUCMA"].reports() if r.called == VIRTUAL_NUMBER]
+        assert report.direction == "local"
+        assert report.state == "cleared", report.to_dict()
+        assert report.legs == [] or report.legs[0]["transport"] == transport.upper()
+        # An Encrypted phone may not register over a plain transport.
+        codes = [e["code"] for e in refused.named("registration")]
+        assert 403 in codes, refused.describe()
 
     asyncio.run(scenario())

@@ -29,7 +29,13 @@ from tlstrunk.callcontrol.bridge import (
     security_from_call_info,
 )
 from tlstrunk.callcontrol.digits import AnalysisResult, RouteMatch, transform_called
-from tlstrunk.callcontrol.legs import phone_leg, phone_target, trunk_leg, trunk_target
+from tlstrunk.callcontrol.legs import (
+    phone_leg,
+    phone_target,
+    transport_param,
+    trunk_leg,
+    trunk_target,
+)
 from tlstrunk.callcontrol.phones import CallMedia, MediaAnswer, MediaRejected, VirtualPhone
 from tlstrunk.callcontrol.policy import profile_refusal, refusal_explanation
 from tlstrunk.callcontrol.registrar import PHONE_ALGORITHMS, PhoneAuthenticator, Registrar
@@ -373,7 +379,7 @@ class B2bua:
         except TrunkUnavailable as exc:
             return OUT_OF_SERVICE, str(exc)
         remote_host, remote_port = connection.remote
-        uri = SipUri.parse(f"sip:{remote_host}:{remote_port}{_transport_param(connection)}")
+        uri = SipUri.parse(f"sip:{remote_host}:{remote_port}{transport_param(connection)}")
         headers = Headers()
         headers.add("Via", str(self._via(connection)))
         headers.add("Max-Forwards", "70")
@@ -400,9 +406,7 @@ class B2bua:
         self, report: CallReport, connection: SipChannel, offer: bytes, called: str
     ) -> Request:
         remote_host, remote_port = connection.remote
-        uri = SipUri.parse(
-            f"sip:{called}@{remote_host}:{remote_port}{_transport_param(connection)}"
-        )
+        uri = SipUri.parse(f"sip:{called}@{remote_host}:{remote_port}{transport_param(connection)}")
         local_tag = secrets.token_hex(6)
         headers = Headers()
         headers.add("Via", str(self._via(connection)))
@@ -440,7 +444,7 @@ class B2bua:
         if method == "INVITE" and request.to.tag is None and _max_forwards(request) == 0:
             self._stack.respond(transaction, make_response(request, 483, to_tag=_tag()))
             return
-        if connection.phone_listener:
+        if connection.phone_listener and request.to.tag is None:
             self._on_phone_request(request, connection, transaction)
             return
         if self._refused_by_profile(request, connection, transaction):
@@ -752,14 +756,12 @@ class B2bua:
         method = request.method
         if method == "REGISTER":
             self._stack.respond(transaction, self.registrar.register(request, connection))
-        elif method == "INVITE" and request.to.tag is None:
+        elif method == "INVITE":
             self._spawn(self._phone_invite(request, connection, transaction))
         elif method == "OPTIONS":
             response = make_response(request, 200, to_tag=_tag())
             response.headers.add("Allow", PHONE_METHODS)
             self._stack.respond(transaction, response)
-        elif request.to.tag is not None:
-            self._stack.respond(transaction, make_response(request, 481))
         else:
             response = make_response(request, 405, to_tag=_tag())
             response.headers.add("Allow", PHONE_METHODS)
@@ -871,7 +873,7 @@ class B2bua:
 
     def _contact(self, number: str, connection: SipChannel) -> str:
         host = f"{self._node.address}:{self._port(connection)}"
-        return f"<sip:{number}@{host}{_transport_param(connection)}>"
+        return f"<sip:{number}@{host}{transport_param(connection)}>"
 
     def _describe_connection(self, report: CallReport, connection: SipChannel) -> None:
         tls = connection.tls
@@ -962,13 +964,6 @@ class B2bua:
                     self._call_ended(call.report)
         for task in list(self._tasks):
             task.cancel()
-
-
-def _transport_param(connection: SipChannel) -> str:
-    """Return the URI parameter naming a stream transport; UDP is the default and has none."""
-    if connection.transport == "UDP":
-        return ""
-    return f";transport={connection.transport.lower()}"
 
 
 def pending_request(transaction: ServerTransaction) -> Request:

@@ -80,7 +80,7 @@ class Leg:
 
 @dataclass
 class Target:
-    """Where the outbound leg may go: a trunk or a registered phone.
+    """The destination of the outbound leg: a trunk or a registered phone.
 
     ``open`` returns the leg (it may raise :class:`TrunkUnavailable`);
     ``request_uri`` builds the Request-URI once the leg's channel is known.
@@ -94,7 +94,7 @@ class Target:
     ring_timeout: float | None = None
     #: Whether a failure here lets the next target try (route lists).
     failover: bool = False
-    #: Answers a 401 or 407 with credentials: returns the request to resend, or None.
+    #: Adds credentials after a 401 or 407: returns the request to resend, or None.
     authorize: Callable[[Request, Response, SipChannel], Request | None] | None = None
 
 

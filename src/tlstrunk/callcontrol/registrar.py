@@ -31,9 +31,9 @@ from tlstrunk.transport.connection import SipChannel
 
 logger = logging.getLogger(__name__)
 
-#: Expiry granted when the phone asks for none (RFC 3261 10.2.1.1 suggests 3600).
+#: Expiry granted when the REGISTER requests none (RFC 3261 10.2.1.1 suggests 3600).
 DEFAULT_EXPIRES = 3600
-#: The longest and shortest registrations this registrar grants.
+#: The maximum and minimum expiry this registrar grants.
 MAX_EXPIRES = 3600
 MIN_EXPIRES = 60
 #: Digest algorithms offered to trunk peers, strongest first (RFC 8760).
@@ -115,7 +115,7 @@ class PhoneAuthenticator:
 
 
 class Registrar:
-    """Keeps the bindings of registered phones and answers REGISTER requests."""
+    """Keeps the bindings of registered phones and processes REGISTER requests."""
 
     def __init__(
         self,
