@@ -276,3 +276,51 @@ def test_snapshot_values_are_frozen_dataclasses() -> None:
     for kind in KINDS:
         assert dataclasses.is_dataclass(kind.value_type)
         assert kind.value_type.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def add_digest_user(node: Path) -> None:
+    with ConfigStore(NodePaths(node).config_db) as store:
+        store.add_digest_user("alice", "phone-secret-1")
+
+
+def test_digest_hashes_left_out_without_with_keys(node_dir: Path, tmp_path: Path) -> None:
+    add_digest_user(node_dir)
+    file = tmp_path / "config.yaml"
+    [user] = yaml.safe_load(export(node_dir, file))["digest_users"]
+
+    assert user["name"] == "alice"
+    assert user["ha1_md5"] == ""
+    assert user["ha1_sha256"] == ""
+    assert "No changes" in run_import(file, node_dir)
+    assert snapshot_of(node_dir).digest_user("alice", "CUCMA") is not None
+    assert snapshot_of(node_dir).digest_users[("alice", "CUCMA")].ha1_md5 != ""
+
+
+def test_digest_hashes_travel_with_keys(node_dir: Path, tmp_path: Path) -> None:
+    add_digest_user(node_dir)
+    passphrase = tmp_path / "passphrase"
+    passphrase.write_text("export secret\n", encoding="utf-8")
+    file = tmp_path / "config.yaml"
+    export(node_dir, file, "--with-keys", "--key-passphrase-file", str(passphrase))
+    empty = tmp_path / "empty"
+
+    run_import(file, empty, "--yes", "--key-passphrase-file", str(passphrase))
+
+    imported = snapshot_of(empty).digest_user("alice", "CUCMA")
+    original = snapshot_of(node_dir).digest_user("alice", "CUCMA")
+    assert imported is not None
+    assert imported == original
+
+
+def test_malformed_digest_hash_is_named(node_dir: Path, tmp_path: Path) -> None:
+    add_digest_user(node_dir)
+    file = tmp_path / "config.yaml"
+    document = yaml.safe_load(export(node_dir, file))
+    document["digest_users"][0]["ha1_md5"] = "not-hex"
+    file.write_text(yaml.safe_dump(document), encoding="utf-8")
+    empty = tmp_path / "empty"
+
+    result = runner.invoke(app, ["import", str(file), "--node-dir", str(empty), "--yes"])
+
+    assert result.exit_code != 0
+    assert "32 hexadecimal" in result.output

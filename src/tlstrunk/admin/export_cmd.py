@@ -102,7 +102,10 @@ def export_command(
         bool,
         typer.Option(
             "--with-keys",
-            help=_("Also export the private keys, encrypted with --key-passphrase-file."),
+            help=_(
+                "Also export the private keys, encrypted with --key-passphrase-file, and "
+                "the digest users' password hashes."
+            ),
         ),
     ] = False,
     key_passphrase_file: KeyPassphrase = None,
@@ -123,7 +126,9 @@ def export_command(
     try:
         with ConfigStore(paths.config_db) as store:
             snapshot = store.load_snapshot()
-        document = export_configuration(snapshot, export_certificates(certificates, key_passphrase))
+        document = export_configuration(
+            snapshot, export_certificates(certificates, key_passphrase), with_secrets=with_keys
+        )
     except (ConfigError, PkiError) as error:
         _fail(str(error))
     if out is None:

@@ -122,15 +122,8 @@ def _set_node(writer: ConfigWriter, node: NodeConfig) -> None:
     writer.save_node(node)
 
 
-def _add_digest_user(_writer: ConfigWriter, user: DigestUserConfig) -> None:
-    # NOTE: the writer takes a password and hashes it, and no operation stores
-    # exported HA1 hashes, so only digest users the node already has can pass.
-    raise ConfigError(
-        _(
-            "Digest user {name!r} in realm {realm!r} cannot be imported, because the file "
-            "holds only its password hashes; add it with its password on the node first."
-        ).format(name=user.name, realm=user.realm)
-    )
+def _add_digest_user(writer: ConfigWriter, user: DigestUserConfig) -> None:
+    writer.import_digest_user(user)
 
 
 def _keep_node(_writer: ConfigWriter, _node: NodeConfig) -> None:
@@ -290,9 +283,20 @@ def snapshot_to_plain(snapshot: ConfigSnapshot) -> Plain:
     return sections
 
 
-def export_configuration(snapshot: ConfigSnapshot, certificates: Plain | None = None) -> str:
-    """Return the YAML document of ``snapshot`` and, when given, the certificate section."""
+def export_configuration(
+    snapshot: ConfigSnapshot, certificates: Plain | None = None, *, with_secrets: bool = False
+) -> str:
+    """Return the YAML document of ``snapshot`` and, when given, the certificate section.
+
+    Digest users' password hashes (HA1) work as passwords in their realm, so
+    they are left empty unless ``with_secrets``; an import keeps the hashes a
+    node already has for an empty one.
+    """
     document: Plain = {"format": FORMAT_VERSION, **snapshot_to_plain(snapshot)}
+    if not with_secrets:
+        for user in document.get("digest_users") or []:
+            user["ha1_md5"] = ""
+            user["ha1_sha256"] = ""
     if certificates is not None:
         document["certificates"] = certificates
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
@@ -504,6 +508,8 @@ def diff_configuration(snapshot: ConfigSnapshot, parsed: ParsedConfiguration) ->
     for kind in KINDS:
         current[kind.section] = {kind.identity(i): i for i in current_lists[kind.section]}
         desired[kind.section] = {kind.identity(i): i for i in parsed.sections.get(kind.section, [])}
+        if kind.section == "digest_users":
+            _keep_known_hashes(current[kind.section], desired[kind.section])
         old_items, new_items = current[kind.section], desired[kind.section]
         for identity, item in new_items.items():
             if identity not in old_items:
@@ -514,6 +520,16 @@ def diff_configuration(snapshot: ConfigSnapshot, parsed: ParsedConfiguration) ->
             if identity not in new_items:
                 diff.removed.append(Change(kind.section, identity, item, None))
     return diff
+
+
+def _keep_known_hashes(current: dict[Identity, Any], desired: dict[Identity, Any]) -> None:
+    """Give a digest user that the file lists without hashes the hashes the node has."""
+    for identity, user in desired.items():
+        known = current.get(identity)
+        if known is not None and not user.ha1_md5 and not user.ha1_sha256:
+            desired[identity] = dataclasses.replace(
+                user, ha1_md5=known.ha1_md5, ha1_sha256=known.ha1_sha256
+            )
 
 
 # --- apply --------------------------------------------------------------------

@@ -21,7 +21,7 @@ from tlstrunk.config.orm import (
     SipPhoneRow,
     SipTrunkRow,
 )
-from tlstrunk.config.values import NodeConfig, PhoneConfig
+from tlstrunk.config.values import DigestUserConfig, NodeConfig, PhoneConfig
 from tlstrunk.i18n import _
 from tlstrunk.sip.digest import compute_ha1
 
@@ -147,6 +147,40 @@ class PhoneWrites:
             )
         row = DigestUserRow(name=name, realm=realm, description=description)
         _hash_password(row, password)
+        self._session.add(row)
+
+    def import_digest_user(self, user: DigestUserConfig) -> None:
+        """Add a digest user from exported password hashes (HA1), for configuration imports.
+
+        Empty hashes are allowed: such a user authenticates nobody until its
+        password is set with ``set_digest_user``.
+        """
+        validate.check_digest_user_name(user.name)
+        validate.check_realm(user.realm)
+        for algorithm, value, length in (
+            ("MD5", user.ha1_md5, 32),
+            ("SHA-256", user.ha1_sha256, 64),
+        ):
+            if value and (len(value) != length or not _is_hex(value)):
+                raise ConfigError(
+                    _(
+                        "The {algorithm} HA1 of digest user {name!r} must be {length} hexadecimal "
+                        "digits; export it again from the node, or set the password instead."
+                    ).format(algorithm=algorithm, name=user.name, length=length)
+                )
+        if self._digest_row(user.name, user.realm) is not None:
+            raise ConfigError(
+                _("Digest user {name!r} already exists in realm {realm!r}.").format(
+                    name=user.name, realm=user.realm
+                )
+            )
+        row = DigestUserRow(
+            name=user.name,
+            realm=user.realm,
+            description=user.description,
+            ha1_md5=user.ha1_md5,
+            ha1_sha256=user.ha1_sha256,
+        )
         self._session.add(row)
 
     def set_digest_user(
@@ -354,3 +388,8 @@ def _realm(row: NodeRow) -> str:
 def _hash_password(row: DigestUserRow, password: str) -> None:
     row.ha1_md5 = compute_ha1(row.name, row.realm, password, "MD5")
     row.ha1_sha256 = compute_ha1(row.name, row.realm, password, "SHA-256")
+
+
+def _is_hex(text: str) -> bool:
+    """Return whether ``text`` is hexadecimal digits only."""
+    return all(char in "0123456789abcdefABCDEF" for char in text)
