@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from dns_support import LoopbackDnsServer
-from lab_support import example_topology_on_free_ports, provision_lab
+from lab_support import example_topology_on_free_ports, free_port, provision_lab
 from tlstrunk.callcontrol.node import Node
 from tlstrunk.config.topology import ClusterTopology, DigestUserSpec, Topology
 from tlstrunk.config.values import (
@@ -235,3 +235,100 @@ def test_srv_destination_finds_the_far_node(
         assert "_sips._tcp.cucm10.example.test" in queried
 
     asyncio.run(scenario())
+
+
+class Forwarder:
+    """A TCP relay on loopback standing in for a second address of the far node.
+
+    TLS runs end to end through it, so both nodes still check each other's
+    certificate; it connects from ``source`` so the far node recognises the trunk.
+    """
+
+    def __init__(self, listen: tuple[str, int], target: tuple[str, int], source: str) -> None:
+        self.listen = listen
+        self.target = target
+        self.source = source
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._relay, *self.listen)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in self._tasks:
+            task.cancel()
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        far_reader, far_writer = await asyncio.open_connection(
+            *self.target, local_addr=(self.source, 0)
+        )
+        for source, sink in ((reader, far_writer), (far_reader, writer)):
+            task = asyncio.get_running_loop().create_task(self._pipe(source, sink))
+            self._tasks.add(task)
+
+    @staticmethod
+    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        finally:
+            sink.close()
+
+
+def test_trunk_fails_over_and_back_when_first_destination_recovers(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        topology = example_topology_on_free_ports()
+        b = next(c for c in topology.clusters if c.name == "CUCM10")
+        a = next(c for c in topology.clusters if c.name == "CUCMA")
+        real_port = b.security_profiles[0].incoming_port
+        spare_port = free_port(b.address)
+
+        def on_a(cluster: ClusterTopology) -> ClusterTopology:
+            trunks = tuple(
+                dataclasses.replace(
+                    t,
+                    destinations=(
+                        Destination(b.address, spare_port),
+                        Destination(b.address, real_port),
+                    ),
+                    options_ping=True,
+                    options_ping_interval=5,
+                )
+                for t in cluster.trunks
+            )
+            return dataclasses.replace(cluster, trunks=trunks)
+
+        nodes = await run_nodes(tmp_path, change(topology, "CUCMA", on_a))
+        forwarder = Forwarder((b.address, spare_port), (b.address, real_port), a.address)
+        try:
+            first = await nodes["CUCMA"].place_call("1018", "9898", 0.05)
+            await forwarder.start()
+            moved = await wait_for_connection(nodes["CUCMA"], f":{spare_port}", timeout=20)
+            second = await nodes["CUCMA"].place_call("1018", "9898", 0.05)
+        finally:
+            await forwarder.stop()
+            await stop_nodes(nodes)
+        assert first.state == "cleared", first.reason
+        assert first.connection is not None
+        assert first.connection["remote"].endswith(f":{real_port}")
+        assert moved, "the trunk did not move back to its first destination"
+        assert second.state == "cleared", second.reason
+        assert second.connection is not None
+        assert second.connection["remote"].endswith(f":{spare_port}")
+
+    asyncio.run(scenario())
+
+
+async def wait_for_connection(node: Node, remote_suffix: str, timeout: float) -> bool:
+    """Wait, at most ``timeout`` seconds, until the node's trunk connection goes to that port."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        for trunk in node.status()["trunks"]:
+            if (trunk["connection"] or "").endswith(remote_suffix):
+                return True
+        await asyncio.sleep(0.2)
+    return False

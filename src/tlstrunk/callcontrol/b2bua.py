@@ -397,6 +397,10 @@ class B2bua:
             )
         except (RequestFailed, TimeoutError) as exc:
             reason = connection.close_reason or str(exc) or _("no response")
+            if connection.reliable and connection.is_open:
+                # A connection that answers nothing is dead: close it, so the next
+                # call or ping goes through the trunk's destinations in order.
+                connection.close("OPTIONS got no response")
             return OUT_OF_SERVICE, _("OPTIONS got no response: {reason}").format(reason=reason)
         if response.status_code in FAILOVER_STATUSES:
             return OUT_OF_SERVICE, f"{response.status_code} {response.reason}"

@@ -370,7 +370,9 @@ class Node:
     async def _ping_trunk(self, trunk: TrunkConfig) -> None:
         """Send OPTIONS over ``trunk`` every ping interval and keep its status."""
         assert self._b2bua is not None
+        assert self._trunks is not None
         while True:
+            await self._trunks.fail_back(trunk)
             status, reason = await self._b2bua.ping(trunk)
             previous = self.trunk_status.get(trunk.name)
             self.trunk_status[trunk.name] = (status, reason)

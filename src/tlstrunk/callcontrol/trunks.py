@@ -128,6 +128,8 @@ class TrunkConnections:
         #: The latest SRV answer of each SRV trunk: (address, port) pairs in order.
         self._srv_targets: dict[str, list[tuple[str, int]]] = {}
         self._nameservers = nameservers_from_env()
+        #: Which destination (by position) each trunk's open connection goes to.
+        self._destination_index: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.peers: dict[int, PeerCertificate] = {}
         self.handshakes = 0
@@ -153,6 +155,37 @@ class TrunkConnections:
             connection = await self._open(trunk)
             self._outbound[trunk.name] = connection
             return connection
+
+    async def fail_back(self, trunk: TrunkConfig) -> bool:
+        """Move the trunk back to an earlier destination that answers again; return whether it did.
+
+        Calls already up keep the connection they run on; new calls and pings
+        take the new one.
+        """
+        if trunk.profile.outgoing_transport is Transport.UDP:
+            return False
+        current = self._outbound.get(trunk.name)
+        index = self._destination_index.get(trunk.name, 0)
+        if current is None or not current.is_open or index == 0:
+            return False
+        lock = self._locks.setdefault(trunk.name, asyncio.Lock())
+        async with lock:
+            for earlier, (address, port) in enumerate((await self.resolve(trunk))[:index]):
+                try:
+                    connection = await self._open_destination(trunk, address, port)
+                except TrunkUnavailable:
+                    continue
+                self._outbound[trunk.name] = connection
+                self._destination_index[trunk.name] = earlier
+                self._trace.info(
+                    "SIPHandler",
+                    "Trunk %s: destination %s:%d answers again; new calls use it",
+                    trunk.name,
+                    address,
+                    port,
+                )
+                return True
+        return False
 
     def _udp_channel(self, trunk: TrunkConfig) -> SipChannel:
         endpoint = self._udp_endpoint()
@@ -223,11 +256,14 @@ class TrunkConnections:
 
     async def _open(self, trunk: TrunkConfig) -> SipConnection:
         failures: list[TrunkUnavailable] = []
-        for address, port in await self.resolve(trunk):
+        for index, (address, port) in enumerate(await self.resolve(trunk)):
             try:
-                return await self._open_destination(trunk, address, port)
+                connection = await self._open_destination(trunk, address, port)
             except TrunkUnavailable as exc:
                 failures.append(exc)
+                continue
+            self._destination_index[trunk.name] = index
+            return connection
         if not failures:
             raise TrunkUnavailable(
                 "destination",
