@@ -296,3 +296,24 @@ def _identity(tmp_path: Path, node: str) -> tuple[Path, Path]:
     from tlstrunk.pki.store import CertificateStore
 
     return CertificateStore.open(tmp_path / node / "certs").identity_files("CallManager")
+
+
+def test_ca_certificate_as_client_certificate_rejected(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        lab = await start_lab(tmp_path)
+        ca_dir = tmp_path / "ca"
+        try:
+            answer = await _send_options(
+                profile_port(lab.topology, "CUCM10"),
+                _client_context(ca_dir / "ca-cert.pem", ca_dir / "ca-key.pem"),
+                "127.0.0.203",
+            )
+            await asyncio.sleep(0.1)
+        finally:
+            await stop_lab(lab)
+        assert b"SIP/2.0" not in answer
+        [rejection] = list(lab.b.rejections)
+        assert rejection.check == "client certificate"
+        assert "CA certificate" in rejection.detail
+
+    asyncio.run(scenario())

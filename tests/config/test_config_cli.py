@@ -216,3 +216,13 @@ def test_parse_destination(text: str, expected: Destination) -> None:
 def test_parse_destination_bad_port() -> None:
     with pytest.raises(ConfigError, match="has port 'tls', which is not a number"):
         parse_destination("127.0.0.200:tls")
+
+
+def test_destination_without_port_takes_5061_on_tls_profile(node_dir: Path) -> None:
+    code, output = invoke(
+        "trunk", "add", "--node-dir", str(node_dir), "CUCM11", "--profile", PROFILE,
+        "--destination", "127.0.0.201",
+    )  # fmt: skip
+    assert code == 0, output
+    with ConfigStore(node_dir / "config.db") as store:
+        assert store.get_trunk("CUCM11").destinations == (Destination("127.0.0.201", 5061),)

@@ -52,8 +52,23 @@ app.add_typer(export_cmd.app, name="config")
 app.command("demo")(demo_cmd.demo)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
 @app.callback()
 def choose_language(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_print_version,
+            help="Print the tlstrunk version and exit.",
+        ),
+    ] = False,
     lang: Annotated[
         str | None,
         typer.Option(

@@ -37,6 +37,8 @@ from tlstrunk.config.store import ConfigStore
 from tlstrunk.config.validate import legacy_policy_warning
 from tlstrunk.config.values import (
     DEFAULT_NO_ANSWER_TIMEOUT,
+    DEFAULT_SIP_PORT,
+    DEFAULT_SIP_TLS_PORT,
     Destination,
     DirectoryNumberConfig,
     RouteGroupConfig,
@@ -264,8 +266,10 @@ def profile_delete(node_dir: NodeDir, name: str) -> None:
 # --- trunk ----------------------------------------------------------------
 
 
-def parse_destination(text: str, *, srv: bool = False) -> Destination:
-    """Parse "ADDRESS:PORT", "[IPv6]:PORT" or a bare address (port 5060, or 0 with ``srv``).
+def parse_destination(
+    text: str, *, srv: bool = False, default_port: int = DEFAULT_SIP_PORT
+) -> Destination:
+    """Parse "ADDRESS:PORT", "[IPv6]:PORT" or a bare address (``default_port``, or 0 with ``srv``).
 
     Port 0 on an SRV trunk means "take the port from the SRV records".
     """
@@ -277,7 +281,7 @@ def parse_destination(text: str, *, srv: bool = False) -> Destination:
         host, _sep, port_text = text.partition(":")
     # more than one colon without brackets is a bare IPv6 address
     if not port_text:
-        return Destination(host, 0) if srv else Destination(host)
+        return Destination(host, 0 if srv else default_port)
     if not port_text.isdigit():
         raise ConfigError(
             _(
@@ -286,6 +290,15 @@ def parse_destination(text: str, *, srv: bool = False) -> Destination:
             ).format(text=text, port=port_text)
         )
     return Destination(host, int(port_text))
+
+
+def _default_port(store: ConfigStore, profile: str) -> int:
+    """Return the port a destination without one gets: 5061 when the profile sends over TLS."""
+    try:
+        outgoing = store.get_security_profile(profile).outgoing_transport
+    except ConfigError:
+        return DEFAULT_SIP_PORT  # the writer names the missing profile
+    return DEFAULT_SIP_TLS_PORT if outgoing is Transport.TLS else DEFAULT_SIP_PORT
 
 
 @trunk_app.command("add")
@@ -318,10 +331,13 @@ def trunk_add(
 ) -> None:
     """Add a SIP trunk."""
     with _open_store(node_dir, create=True) as store:
+        port = _default_port(store, profile)
         spec = TrunkSpec(
             name=name,
             security_profile=profile,
-            destinations=tuple(parse_destination(text, srv=srv) for text in destination),
+            destinations=tuple(
+                parse_destination(text, srv=srv, default_port=port) for text in destination
+            ),
             description=description,
             device_pool=device_pool,
             location=location,
@@ -396,7 +412,10 @@ def trunk_set(
         is_srv = old.destination_is_srv if srv is None else srv
         destinations = old.destinations
         if destination:
-            destinations = tuple(parse_destination(text, srv=is_srv) for text in destination)
+            port = _default_port(store, profile or old.security_profile)
+            destinations = tuple(
+                parse_destination(text, srv=is_srv, default_port=port) for text in destination
+            )
         spec = dataclasses.replace(
             old,
             security_profile=profile or old.security_profile,

@@ -433,6 +433,14 @@ class TrunkConnections:
                 ),
             )
         certificate = x509.load_der_x509_certificate(der)
+        if _is_ca_certificate(certificate):
+            raise ConnectionRejected(
+                "client certificate",
+                _(
+                    "Trunk {trunk}: the peer presented a CA certificate ({subject}) as its own; "
+                    "a node must present its CallManager certificate, issued by the CA."
+                ).format(trunk=trunk.name, subject=openssl_style_subject(certificate.subject)),
+            )
         profile = trunk.profile
         try:
             allowed = parse_subject_names(profile.x509_subject_name)
@@ -501,3 +509,12 @@ def _address_key(address: str) -> str:
         return str(ipaddress.ip_address(address.strip("[]")))
     except ValueError:
         return address.lower()
+
+
+def _is_ca_certificate(certificate: x509.Certificate) -> bool:
+    """Return whether ``certificate`` says it is a CA (basicConstraints cA=TRUE)."""
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.value.ca
