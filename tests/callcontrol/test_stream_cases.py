@@ -252,3 +252,22 @@ def test_out_of_dialog_refer_refused(tmp_path: Path) -> None:
     run_against_node(tmp_path, scenario)
     trace = (tmp_path / "CUCM10" / "traces" / "sdl.txt").read_text()
     assert "'Accept out-of-dialog REFER' off" in trace
+
+
+def test_oversize_body_gets_513_before_close(tmp_path: Path) -> None:
+    options = (
+        b"OPTIONS sip:9898@127.0.0.200 SIP/2.0\r\n"
+        b"Via: SIP/2.0/TLS 127.0.0.203:5061;branch=z9hG4bK-huge\r\n"
+        b"Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.203>;tag=1\r\n"
+        b"To: <sip:9898@127.0.0.200>\r\nCall-ID: huge-body\r\nCSeq: 1 OPTIONS\r\n"
+        b"Content-Length: 5000000\r\n\r\n"
+    )
+
+    async def scenario(node: Node, peer: Peer) -> None:
+        await peer.write(options)
+        response = await peer.response()
+        assert response.startswith(b"SIP/2.0 513 Message Too Large\r\n")
+        assert b"Call-ID: huge-body" in response
+        assert await asyncio.wait_for(peer.reader.read(), 10) == b""
+
+    run_against_node(tmp_path, scenario)

@@ -29,6 +29,10 @@ class SipParseError(SipError):
 class FramingError(SipParseError):
     """A byte stream cannot be split into messages any more, so the connection must close."""
 
+    #: The complete header block of the message at fault, when one was read;
+    #: enough to send the error response before closing.
+    head: bytes | None = None
+
 
 class SipUsageError(SipError):
     """Our caller used the API in a way it does not allow."""

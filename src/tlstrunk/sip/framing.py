@@ -170,7 +170,11 @@ class StreamFramer:
             raise self._too_large(_("The header block exceeds {limit} bytes.").format(
                 limit=self.max_header_bytes))
         head = bytes(buffer[: match.start()])
-        length = self._content_length(head)
+        try:
+            length = self._content_length(head)
+        except FramingError as error:
+            error.head = head
+            raise
         if length is None:
             data = bytes(buffer[: match.end()])
             self._consume(match.end())

@@ -229,6 +229,9 @@ class SipConnection(asyncio.Protocol):
                 exc.reason,
                 connection=self.id,
             )
+            if exc.head is not None:
+                # The header block arrived whole, so the request gets its 513 or 400 first.
+                self._answer_bad_message(BadMessage(exc.head + b"\r\n\r\n", exc))
             self.close(f"unframeable stream: {exc.reason}")
             return
         for event in events:
