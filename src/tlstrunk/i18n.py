@@ -18,6 +18,7 @@ from __future__ import annotations
 import gettext
 import logging
 import os
+from contextvars import ContextVar
 from pathlib import Path
 
 __all__ = [
@@ -105,11 +106,18 @@ def current_language() -> str:
     return language or "en"
 
 
+#: A translation for the task at hand (a web request in its reader's language),
+#: which takes precedence over the process-wide one; ``None`` means none.
+context_translation: ContextVar[gettext.NullTranslations | None] = ContextVar(
+    "tlstrunk_translation", default=None
+)
+
+
 def _(message: str) -> str:
     """Return ``message`` translated into the current language."""
-    return _translation.gettext(message)
+    return (context_translation.get() or _translation).gettext(message)
 
 
 def ngettext(singular: str, plural: str, count: int) -> str:
     """Return the singular or plural form of a message for ``count``, translated."""
-    return _translation.ngettext(singular, plural, count)
+    return (context_translation.get() or _translation).ngettext(singular, plural, count)

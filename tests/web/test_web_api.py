@@ -80,7 +80,7 @@ def test_bad_type_is_invalid_input(api: TestClient) -> None:
     assert answer.status_code == 422
     assert answer.json()["error"] == {
         "code": "invalid_input",
-        "message": "Incoming port must be a whole number, not 'many'.",
+        "message": "Incoming Port must be a whole number, not 'many'.",
     }
 
 

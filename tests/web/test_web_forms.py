@@ -119,7 +119,7 @@ def test_form_keeps_typed_values(admin: TestClient) -> None:
 def test_bad_number_field_message(admin: TestClient) -> None:
     fields = {"name": "P", "incoming_port": "abc"}
     assert _form_error(admin, "security-profiles", fields) == (
-        "Incoming port must be a whole number, not 'abc'."
+        "Incoming Port must be a whole number, not 'abc'."
     )
 
 

@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Boolean, Float, Integer, String, create_engine, delete, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
-from tlstrunk.i18n import _, ngettext
+from tlstrunk.web.language import _, ngettext
 
 __all__ = [
     "ADMIN_USER",

@@ -15,11 +15,11 @@ from fastapi import APIRouter, Body, Depends, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from tlstrunk.control_client import control_request
-from tlstrunk.i18n import _
 from tlstrunk.pki.keys import CryptoPolicy
 from tlstrunk.web import certs
 from tlstrunk.web.entities import ENTITIES, Entity
 from tlstrunk.web.fields import InputError, build_value, value_to_json
+from tlstrunk.web.language import _
 from tlstrunk.web.state import require_token, web_state
 
 __all__ = ["router"]
@@ -34,10 +34,11 @@ CONTROL_TIMEOUT = 2.0
 JsonObject = Annotated[dict[str, Any], Body()]
 
 
-def _key(entity: Entity, first: str, partition: str | None) -> dict[str, str | None]:
+def _key(request: Request, entity: Entity, first: str) -> dict[str, str | None]:
+    """Return the item key: ``first`` from the path, the other key fields from the query."""
     key: dict[str, str | None] = {entity.key_fields[0]: first}
-    if "partition" in entity.key_fields:
-        key["partition"] = partition or None
+    for name in entity.key_fields[1:]:
+        key[name] = request.query_params.get(name) or None
     return key
 
 
@@ -58,9 +59,9 @@ def _register(entity: Entity) -> None:
             return [value_to_json(value) for value in entity.list_values(store)]
 
     @router.get(item, tags=tag, summary=f"Get one {entity.singular}")
-    def get_item(request: Request, name: str, partition: str | None = None) -> dict[str, Any]:
+    def get_item(request: Request, name: str) -> dict[str, Any]:
         with web_state(request).config() as store:
-            return value_to_json(entity.find(store, _key(entity, name, partition)))
+            return value_to_json(entity.find(store, _key(request, entity, name)))
 
     @router.post(base, tags=tag, status_code=201, summary=f"Add a {entity.singular}")
     def add_item(request: Request, body: JsonObject) -> dict[str, Any]:
@@ -71,18 +72,16 @@ def _register(entity: Entity) -> None:
         return value_to_json(value)
 
     @router.put(item, tags=tag, summary=f"Replace a {entity.singular}")
-    def replace_item(
-        request: Request, name: str, body: JsonObject, partition: str | None = None
-    ) -> dict[str, Any]:
+    def replace_item(request: Request, name: str, body: JsonObject) -> dict[str, Any]:
         value = build_value(entity.value_type, _object(body))
         with web_state(request).config() as store:
-            entity.replace(store, _key(entity, name, partition), value)
+            entity.replace(store, _key(request, entity, name), value)
         return value_to_json(value)
 
     @router.delete(item, tags=tag, status_code=204, summary=f"Delete a {entity.singular}")
-    def delete_item(request: Request, name: str, partition: str | None = None) -> Response:
+    def delete_item(request: Request, name: str) -> Response:
         with web_state(request).config() as store:
-            entity.remove(store, _key(entity, name, partition))
+            entity.remove(store, _key(request, entity, name))
         logger.info("API deleted %s %s", entity.singular, name)
         return Response(status_code=204)
 

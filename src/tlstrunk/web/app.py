@@ -3,6 +3,9 @@
 Errors are mapped to responses at this one boundary. API requests get a JSON
 body with a stable code and the command line's message. Page requests get the
 message on an HTML page, and a request without a session goes to the login page.
+
+Each request is answered in its own language (see :mod:`tlstrunk.web.language`):
+the templates get the request's gettext through Jinja2's i18n extension.
 """
 
 from __future__ import annotations
@@ -21,13 +24,19 @@ from fastapi.templating import Jinja2Templates
 from tlstrunk import __version__
 from tlstrunk.config.errors import ConfigError, ConfigNotFoundError
 from tlstrunk.control_client import ControlError
-from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
 from tlstrunk.pki.errors import CertificateUploadError, PkiError
-from tlstrunk.web import api, auth_pages, cert_pages, config_pages, troubleshoot
+from tlstrunk.web import api, auth_pages, cert_pages, config_pages, node_pages, troubleshoot
 from tlstrunk.web.accounts import Accounts, Clock, web_db_path
 from tlstrunk.web.entities import ENTITIES
-from tlstrunk.web.fields import InputError
+from tlstrunk.web.fields import InputError, label
+from tlstrunk.web.language import (
+    LANGUAGE_NAMES,
+    LanguageMiddleware,
+    _,
+    ngettext,
+    request_language,
+)
 from tlstrunk.web.state import (
     TEMPLATES,
     ApiAuthError,
@@ -128,8 +137,17 @@ def create_app(
         redoc_url=None,
     )
     templates = Jinja2Templates(directory=str(TEMPLATES))
-    templates.env.globals["entities"] = ENTITIES
-    templates.env.globals["_"] = _
+    templates.env.add_extension("jinja2.ext.i18n")
+    # the callables read the request's language on every call, so one environment serves all
+    templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=_, ngettext=ngettext, newstyle=False
+    )
+    templates.env.globals.update(
+        entities=ENTITIES,
+        label=label,
+        languages=LANGUAGE_NAMES,
+        request_language=request_language,
+    )
     app.state.web = WebState(
         paths=paths,
         accounts=Accounts(web_db_path(node_dir), clock),
@@ -137,6 +155,7 @@ def create_app(
         clock=clock,
         store_passphrase=store_passphrase,
     )
+    app.add_middleware(LanguageMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for error in (ConfigError, PkiError, ControlError):
         app.add_exception_handler(error, _handle_error)
@@ -148,6 +167,7 @@ def create_app(
     for router in (
         auth_pages.router,
         config_pages.router,
+        node_pages.router,
         cert_pages.router,
         troubleshoot.router,
         api.router,
@@ -158,4 +178,10 @@ def create_app(
 
 def _home(request: Request) -> Any:
     page_session(request)
-    return web_state(request).render(request, "home.html", {})
+    state = web_state(request)
+    with state.config() as store:
+        node = store.get_node()
+    if node is None:
+        # first start: the node needs its name and address before anything refers to them
+        return RedirectResponse("/node", status_code=303)
+    return state.render(request, "home.html", {"node": node})

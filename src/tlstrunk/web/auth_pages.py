@@ -14,8 +14,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from tlstrunk.i18n import _
 from tlstrunk.web.accounts import AuthError, SessionInfo
+from tlstrunk.web.language import _
 from tlstrunk.web.state import COOKIE_NAME, ApiAuthError, check_csrf, page_session, web_state
 
 __all__ = ["router"]

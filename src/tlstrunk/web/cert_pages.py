@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import UploadFile
 
-from tlstrunk.i18n import _
 from tlstrunk.pki.errors import PkiError
 from tlstrunk.pki.keys import CryptoPolicy
 from tlstrunk.pki.store import PURPOSES, find_purpose
 from tlstrunk.web import certs
 from tlstrunk.web.accounts import SessionInfo
+from tlstrunk.web.language import _
 from tlstrunk.web.state import check_csrf, page_session, web_state
 
 __all__ = ["router"]

@@ -14,7 +14,6 @@ from typing import Any
 
 from cryptography import x509
 
-from tlstrunk.i18n import _
 from tlstrunk.pki.ca import utc_now
 from tlstrunk.pki.errors import CertificateStoreError
 from tlstrunk.pki.keys import CryptoPolicy, KeySpec
@@ -29,6 +28,7 @@ from tlstrunk.pki.store import (
 )
 from tlstrunk.pki.validate import is_self_signed
 from tlstrunk.web.fields import InputError
+from tlstrunk.web.language import N_, _
 
 __all__ = [
     "CSR_OPTIONS",
@@ -49,22 +49,22 @@ HASHES = ("sha256", "sha384", "sha512")
 DISTRIBUTIONS = ("this-node", "multi-server")
 POLICIES = tuple(policy.value for policy in CryptoPolicy)
 
-#: The CSR form's fields: name, label, kind ("text", "choice" or "lines") and choices.
+#: The CSR form's fields: name, English label, kind ("text", "choice" or "lines") and choices.
 CSR_OPTIONS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("purpose", _("Purpose"), "choice", tuple(PURPOSES)),
-    ("common_name", _("Common name (the node's host name)"), "text", ()),
-    ("distribution", _("Distribution"), "choice", DISTRIBUTIONS),
-    ("cluster_nodes", _("Cluster nodes, for multi-server (one per line)"), "lines", ()),
-    ("dns_names", _("Subject alternative DNS names (one per line)"), "lines", ()),
-    ("ip_addresses", _("Subject alternative IP addresses (one per line)"), "lines", ()),
-    ("key", _("Key type and length"), "choice", KEY_TYPES),
-    ("hash", _("Signature hash"), "choice", HASHES),
-    ("organization", _("Organization (O)"), "text", ()),
-    ("organizational_unit", _("Organizational unit (OU)"), "text", ()),
-    ("locality", _("Locality (L)"), "text", ()),
-    ("state", _("State or province (ST)"), "text", ()),
-    ("country", _("Two-letter country code (C)"), "text", ()),
-    ("policy", _("Crypto policy"), "choice", POLICIES),
+    ("purpose", N_("Purpose"), "choice", tuple(PURPOSES)),
+    ("common_name", N_("Common name (the node's host name)"), "text", ()),
+    ("distribution", N_("Distribution"), "choice", DISTRIBUTIONS),
+    ("cluster_nodes", N_("Cluster nodes, for multi-server (one per line)"), "lines", ()),
+    ("dns_names", N_("Subject alternative DNS names (one per line)"), "lines", ()),
+    ("ip_addresses", N_("Subject alternative IP addresses (one per line)"), "lines", ()),
+    ("key", N_("Key type and length"), "choice", KEY_TYPES),
+    ("hash", N_("Signature hash"), "choice", HASHES),
+    ("organization", N_("Organization (O)"), "text", ()),
+    ("organizational_unit", N_("Organizational unit (OU)"), "text", ()),
+    ("locality", N_("Locality (L)"), "text", ()),
+    ("state", N_("State or province (ST)"), "text", ()),
+    ("country", N_("Two-letter country code (C)"), "text", ()),
+    ("policy", N_("Crypto policy"), "choice", POLICIES),
 )
 
 

@@ -2,7 +2,8 @@
 
 Forms are built from the value dataclasses (see :mod:`tlstrunk.web.fields`).
 A rejected form is shown again with the store's message, which is the text the
-command line prints for the same input.
+command line prints for the same input. The phone list also shows the running
+node's live registrations, and the trunk list each trunk's OPTIONS status.
 """
 
 from __future__ import annotations
@@ -17,13 +18,13 @@ from starlette.datastructures import FormData
 
 from tlstrunk.config.errors import ConfigError
 from tlstrunk.control_client import ControlError, control_request
-from tlstrunk.i18n import _
 from tlstrunk.web.accounts import SessionInfo
 from tlstrunk.web.entities import Entity, Key, find_entity
 from tlstrunk.web.fields import build_value, field_specs, form_text
+from tlstrunk.web.language import _
 from tlstrunk.web.state import check_csrf, page_session, web_state
 
-__all__ = ["router", "trunk_statuses"]
+__all__ = ["registrations", "router", "trunk_statuses"]
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,19 @@ def trunk_statuses(request: Request) -> dict[str, str]:
         logger.debug("no trunk status from the node: %s", exc)
         return {}
     return {str(item["name"]): str(item["status"]) for item in status.get("trunks", [])}
+
+
+def registrations(request: Request) -> list[dict[str, Any]] | None:
+    """Return the running node's phone registrations, or None when it is down."""
+    state = web_state(request)
+    try:
+        found = control_request(
+            state.paths.control_socket, {"op": "registrations"}, timeout=STATUS_TIMEOUT
+        )
+    except ControlError as exc:
+        logger.debug("no registrations from the node: %s", exc)
+        return None
+    return list(found) if isinstance(found, list) else []
 
 
 def _key_from_query(entity: Entity, request: Request) -> dict[str, str | None]:
@@ -97,6 +111,7 @@ def find_and_list(request: Request, slug: str, session: Session) -> Any:
             }
         )
     statuses = trunk_statuses(request) if entity.slug == "trunks" else None
+    phones = entity.slug == "phones"
     return state.render(
         request,
         "list.html",
@@ -107,6 +122,8 @@ def find_and_list(request: Request, slug: str, session: Session) -> Any:
             "operator": operator,
             "query": query,
             "statuses": statuses,
+            "registrations": registrations(request) if phones else None,
+            "show_registrations": phones,
             "total": len(values),
         },
     )
@@ -225,7 +242,7 @@ async def delete(request: Request, slug: str, session: Session) -> Any:
             entity.remove(store, key)
     except ConfigError as exc:
         return web_state(request).render(
-            request, "message.html", {"title": entity.title, "error": str(exc)}, 422
+            request, "message.html", {"title": _(entity.title), "error": str(exc)}, 422
         )
     logger.info("web user %s deleted %s %s", session.user, entity.singular, key)
     return RedirectResponse(f"/config/{slug}", status_code=303)

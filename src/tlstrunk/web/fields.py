@@ -4,7 +4,11 @@ The web pages and the REST API build their forms from the configuration
 dataclasses with :func:`dataclasses.fields`. A field added to a value type
 therefore appears on its form without changes here when its type is
 ``str``, ``int``, ``bool``, a ``StrEnum``, ``X | None`` of those,
-``tuple[str, ...]`` or ``tuple[Destination, ...]``.
+``tuple[str, ...]`` or ``tuple[Destination, ...]``. A field whose metadata
+has ``secret`` is a password box whose value the pages never show back.
+
+Labels are English source texts from :data:`LABELS` (or made from the field
+name); pages and messages translate them when they use them.
 """
 
 from __future__ import annotations
@@ -20,9 +24,79 @@ from typing import Any
 from tlstrunk.admin.config_cmd import parse_destination
 from tlstrunk.config.errors import ConfigError
 from tlstrunk.config.values import Destination
-from tlstrunk.i18n import _
+from tlstrunk.web.language import N_, _
 
-__all__ = ["FieldSpec", "InputError", "build_value", "field_specs", "value_to_json"]
+__all__ = [
+    "LABELS",
+    "FieldSpec",
+    "InputError",
+    "build_value",
+    "field_specs",
+    "form_text",
+    "label",
+    "value_to_json",
+]
+
+#: Form labels of the configuration fields, as the administration pages name them.
+LABELS: dict[str, str] = {
+    "name": N_("Name"),
+    "description": N_("Description"),
+    "device_security_mode": N_("Device Security Mode"),
+    "incoming_transport": N_("Incoming Transport Type"),
+    "outgoing_transport": N_("Outgoing Transport Type"),
+    "enable_digest_authentication": N_("Enable Digest Authentication"),
+    "nonce_validity_time": N_("Nonce Validity Time (mins)"),
+    "x509_subject_name": N_("X.509 Subject Name"),
+    "incoming_port": N_("Incoming Port"),
+    "enable_application_level_authorization": N_("Enable Application level authorization"),
+    "accept_presence_subscription": N_("Accept presence subscription"),
+    "accept_out_of_dialog_refer": N_("Accept out-of-dialog refer"),
+    "accept_unsolicited_notification": N_("Accept unsolicited notification"),
+    "accept_replaces_header": N_("Accept replaces header"),
+    "transmit_security_status": N_("Transmit security status"),
+    "allow_charging_header": N_("Allow charging header"),
+    "sip_v150_outbound_sdp_offer_filtering": N_("SIP V.150 Outbound SDP Offer Filtering"),
+    "tls_policy": N_("TLS policy"),
+    "security_profile": N_("SIP Trunk Security Profile"),
+    "destinations": N_("Destination Address and Port"),
+    "device_pool": N_("Device Pool"),
+    "location": N_("Location"),
+    "srtp_allowed": N_("SRTP Allowed"),
+    "consider_traffic_secure": N_("Consider Traffic on This Trunk Secure"),
+    "sip_profile": N_("SIP Profile"),
+    "dtmf_signaling_method": N_("DTMF Signaling Method"),
+    "css": N_("Calling Search Space"),
+    "options_ping": N_("Enable OPTIONS Ping"),
+    "options_ping_interval": N_("OPTIONS Ping interval (seconds)"),
+    "destination_is_srv": N_("Destination Address is an SRV"),
+    "inbound_digest_user": N_("Inbound digest user"),
+    "outbound_digest_user": N_("Outbound digest user"),
+    "pattern": N_("Route Pattern"),
+    "trunk": N_("Trunk"),
+    "partition": N_("Route Partition"),
+    "route_list": N_("Route List"),
+    "discard_digits": N_("Discard Digits"),
+    "prefix_digits": N_("Prefix Digits"),
+    "called_party_mask": N_("Called Party Transform Mask"),
+    "partitions": N_("Partitions"),
+    "trunks": N_("Trunks"),
+    "distribution": N_("Distribution Algorithm"),
+    "route_groups": N_("Route Groups"),
+    "number": N_("Directory Number"),
+    "answer_mode": N_("Answer mode"),
+    "no_answer_timeout": N_("No answer ring duration (seconds)"),
+    "directory_number": N_("Directory Number"),
+    "digest_user": N_("Digest User"),
+    "transport": N_("Transport"),
+    "realm": N_("Realm"),
+    "password": N_("Password"),
+    "confirm_password": N_("Confirm password"),
+    "password_set": N_("Password set"),
+    "address": N_("Address"),
+    "sip_realm": N_("SIP realm"),
+    "phone_port": N_("Phone port (TCP and UDP)"),
+    "phone_secure_port": N_("Phone port (TLS)"),
+}
 
 
 class InputError(ConfigError):
@@ -37,8 +111,9 @@ class InputError(ConfigError):
 class FieldSpec:
     """The form widget and parsing rule of one dataclass field.
 
-    ``kind`` is one of "text", "int", "bool", "choice", "lines" (one item a
-    line) and "destinations".
+    ``kind`` is one of "text", "secret", "int", "bool", "choice", "lines"
+    (one item a line) and "destinations". ``label`` is English; translate it
+    with ``_`` where it is shown.
     """
 
     name: str
@@ -52,8 +127,15 @@ class FieldSpec:
 
 
 def _label(name: str) -> str:
+    if name in LABELS:
+        return LABELS[name]
     text = name.replace("_", " ")
     return text[:1].upper() + text[1:]
+
+
+def label(name: str) -> str:
+    """Return the label of field ``name`` in the current request's language."""
+    return _(_label(name))
 
 
 def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
@@ -85,6 +167,8 @@ def field_specs(value_type: type[Any]) -> list[FieldSpec]:
     for item in dataclasses.fields(value_type):
         hint, optional = _unwrap_optional(hints[item.name])
         kind, choices, enum_type = _kind(hint)
+        if item.metadata.get("secret"):
+            kind = "secret"
         if item.default is not dataclasses.MISSING:
             default: Any = item.default
         elif item.default_factory is not dataclasses.MISSING:
@@ -134,7 +218,7 @@ def build_value(
             values[spec.name] = False
         elif spec.required:
             raise InputError(
-                spec.name, _("{label} is missing; fill it in.").format(label=spec.label)
+                spec.name, _("{label} is missing; fill it in.").format(label=_(spec.label))
             )
     return value_type(**values)
 
@@ -154,7 +238,7 @@ def _convert(spec: FieldSpec, value: Any) -> Any:
             return tuple(_to_destination(item) for item in items)
         return tuple(items)
     if not isinstance(value, str):
-        raise InputError(spec.name, _("{label} must be text.").format(label=spec.label))
+        raise InputError(spec.name, _("{label} must be text.").format(label=_(spec.label)))
     return value.strip()
 
 
@@ -167,7 +251,7 @@ def _to_bool(spec: FieldSpec, value: Any) -> bool:
         return False
     raise InputError(
         spec.name,
-        _("{label} must be true or false, not {value!r}.").format(label=spec.label, value=value),
+        _("{label} must be true or false, not {value!r}.").format(label=_(spec.label), value=value),
     )
 
 
@@ -178,7 +262,9 @@ def _to_int(spec: FieldSpec, value: Any) -> int:
         return int(value.strip())
     raise InputError(
         spec.name,
-        _("{label} must be a whole number, not {value!r}.").format(label=spec.label, value=value),
+        _("{label} must be a whole number, not {value!r}.").format(
+            label=_(spec.label), value=value
+        ),
     )
 
 
@@ -190,7 +276,7 @@ def _to_choice(spec: FieldSpec, value: Any) -> enum.Enum:
     raise InputError(
         spec.name,
         _("{label} {value!r} is not one of: {choices}.").format(
-            label=spec.label, value=value, choices=", ".join(spec.choices)
+            label=_(spec.label), value=value, choices=", ".join(spec.choices)
         ),
     )
 
@@ -204,7 +290,7 @@ def _to_items(spec: FieldSpec, value: Any) -> list[str]:
         return [f"{item.get('address', '')}:{item.get('port', '')}" for item in value]
     raise InputError(
         spec.name,
-        _("{label} must be a list of text items, one per line.").format(label=spec.label),
+        _("{label} must be a list of text items, one per line.").format(label=_(spec.label)),
     )
 
 
@@ -217,6 +303,8 @@ def value_to_json(value: Any) -> dict[str, Any]:
     """Return a configuration dataclass as JSON-ready data."""
     result: dict[str, Any] = {}
     for item in dataclasses.fields(value):
+        if item.metadata.get("secret"):
+            continue
         result[item.name] = _jsonable(getattr(value, item.name))
     return result
 
@@ -235,7 +323,7 @@ def _jsonable(value: Any) -> Any:
 
 def form_text(spec: FieldSpec, value: Any) -> str:
     """Return ``value`` of field ``spec`` as the text a form input shows."""
-    if value is None:
+    if value is None or spec.kind == "secret":
         return ""
     if spec.kind in ("lines", "destinations"):
         return "\n".join(str(item) for item in value)

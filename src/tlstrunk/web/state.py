@@ -20,10 +20,10 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from tlstrunk.config.store import ConfigStore
-from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
 from tlstrunk.pki.store import CertificateStore
 from tlstrunk.web.accounts import Accounts, Clock, SessionInfo
+from tlstrunk.web.language import _
 
 __all__ = [
     "COOKIE_NAME",

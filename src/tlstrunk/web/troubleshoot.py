@@ -17,8 +17,8 @@ from fastapi.responses import FileResponse, HTMLResponse
 from tlstrunk.control_client import ControlError, control_request
 from tlstrunk.diag.doctor import DoctorUsageError, run_doctor
 from tlstrunk.diag.ladder import build_ladder, render_html
-from tlstrunk.i18n import _
 from tlstrunk.web.accounts import SessionInfo
+from tlstrunk.web.language import _
 from tlstrunk.web.state import WebState, page_session, web_state
 
 __all__ = ["downloadable_files", "router"]
