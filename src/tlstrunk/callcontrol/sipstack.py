@@ -262,14 +262,17 @@ class SipStack:
         self._timer = None
         self._timer_deadline = None
         now = self._now()
-        for transaction in list(self._clients):
+        for transaction in list(self._table):
             deadline = transaction.next_deadline()
-            if deadline is not None and deadline <= now:
-                self._process_client(transaction, transaction.handle_timer(now))
-        for server in list(self._servers):
-            deadline = server.next_deadline()
-            if deadline is not None and deadline <= now:
-                self._process_server(server, server.handle_timer(now))
+            if deadline is None or deadline > now:
+                continue
+            events = transaction.handle_timer(now)
+            if isinstance(transaction, ClientTransaction) and transaction in self._clients:
+                self._process_client(transaction, events)
+            elif isinstance(transaction, ServerTransaction) and transaction in self._servers:
+                self._process_server(transaction, events)
+            # Otherwise its connection closed: the timers only run it to Terminated, so a
+            # deadline that nobody handles cannot make the loop timer fire again and again.
         self._rearm()
 
     @property
