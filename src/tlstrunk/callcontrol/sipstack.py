@@ -9,6 +9,8 @@ transaction user (the B2BUA).
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from tlstrunk.sip.transaction import (
     ResponseReceived,
     SendMessage,
     ServerTransaction,
+    Transaction,
     TransactionTable,
     TransactionTerminated,
     TransactionTimeout,
@@ -82,6 +85,11 @@ class SipStack:
         self._servers: dict[ServerTransaction, _ServerContext] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_deadline: float | None = None
+        #: (deadline, sequence, transaction) entries; stale ones are skipped when due.
+        self._deadlines: list[tuple[float, int, Transaction]] = []
+        #: The deadline each transaction's live heap entry has.
+        self._scheduled: dict[Transaction, float] = {}
+        self._sequence = itertools.count()
 
     @staticmethod
     def _now() -> float:
@@ -152,7 +160,7 @@ class SipStack:
                     )
             elif isinstance(event, TransactionTerminated):
                 self._clients.pop(transaction, None)
-        self._rearm()
+        self._schedule(transaction)
 
     def _send_or_fail(self, context: _ClientContext, message: Message) -> None:
         try:
@@ -193,7 +201,7 @@ class SipStack:
                 context.acks.append(event.request)
             elif isinstance(event, TransactionTerminated):
                 self._servers.pop(transaction, None)
-        self._rearm()
+        self._schedule(transaction)
 
     # -- incoming messages ----------------------------------------------------
 
@@ -234,10 +242,11 @@ class SipStack:
                 if not context.future.done():
                     context.future.set_exception(RequestFailed(reason))
                 self._clients.pop(transaction, None)
+                self._table.remove(transaction)
         for server, server_context in list(self._servers.items()):
             if server_context.connection is connection:
                 self._servers.pop(server, None)
-        self._table.remove_terminated()
+                self._table.remove(server)
 
     # -- plumbing -------------------------------------------------------------
 
@@ -246,34 +255,54 @@ class SipStack:
         if self._observe is not None:
             self._observe("out", connection, message)
 
-    def _rearm(self) -> None:
-        self._table.remove_terminated()
-        deadline = self._table.next_deadline()
-        if deadline == self._timer_deadline:
+    def _schedule(self, transaction: Transaction) -> None:
+        """Note the transaction's next deadline, or drop it from the table once it ended.
+
+        Deadlines wait in a heap, so a message costs O(log n) here however many
+        transactions run; an entry whose transaction has moved on is skipped when
+        it comes due.
+        """
+        if transaction.terminated:
+            self._table.remove(transaction)
+            self._scheduled.pop(transaction, None)
             return
+        deadline = transaction.next_deadline()
+        if deadline is None or self._scheduled.get(transaction) == deadline:
+            return
+        self._scheduled[transaction] = deadline
+        heapq.heappush(self._deadlines, (deadline, next(self._sequence), transaction))
+        if self._timer_deadline is None or deadline < self._timer_deadline:
+            self._arm(deadline)
+
+    def _arm(self, deadline: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_deadline = deadline
-        if deadline is not None:
-            self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
+        self._timer = asyncio.get_running_loop().call_at(deadline, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_deadline = None
         now = self._now()
-        for transaction in list(self._table):
-            deadline = transaction.next_deadline()
-            if deadline is None or deadline > now:
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            _deadline, _sequence, transaction = heapq.heappop(heap)
+            current = transaction.next_deadline()
+            if self._scheduled.get(transaction) != _deadline:
+                continue  # a later entry of the same transaction stands for it
+            del self._scheduled[transaction]
+            if current is None or current > now:
+                self._schedule(transaction)
                 continue
             events = transaction.handle_timer(now)
             if isinstance(transaction, ClientTransaction) and transaction in self._clients:
                 self._process_client(transaction, events)
             elif isinstance(transaction, ServerTransaction) and transaction in self._servers:
                 self._process_server(transaction, events)
-            # Otherwise its connection closed: the timers only run it to Terminated, so a
-            # deadline that nobody handles cannot make the loop timer fire again and again.
-        self._rearm()
+            else:
+                self._table.remove(transaction)  # its connection closed
+        if heap:
+            self._arm(heap[0][0])
 
     @property
     def pending_transactions(self) -> int:

@@ -13,6 +13,7 @@ import csv
 import logging
 import queue
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH_SIZE = 200
 #: Seconds the writer thread waits for a record before it checks for close().
+#: Seconds the writer waits for more records before it commits a batch.
+_LINGER_SECONDS = 0.25
 _POLL_SECONDS = 0.2
 #: Seconds SQLite waits for a lock held by another connection before failing a batch.
 _BUSY_TIMEOUT = 30.0
@@ -324,6 +327,17 @@ class CdrWriter:
         except queue.Empty:
             return []
         batch = [first]
+        # Wait a moment for more records, so that a busy node commits a few times a
+        # second instead of once per call.
+        deadline = time.monotonic() + _LINGER_SECONDS
+        while len(batch) < self._batch_size:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._stopping.is_set():
+                break
+            try:
+                batch.append(self._queue.get(timeout=remaining))
+            except queue.Empty:
+                break
         while len(batch) < self._batch_size:
             try:
                 batch.append(self._queue.get_nowait())

@@ -516,6 +516,18 @@ class TransactionTable:
         branch, sent_by, _method = server_key(cancel)
         return self._servers.get((branch, sent_by, "INVITE"))
 
+    def remove(self, transaction: Transaction) -> None:
+        """Drop ``transaction`` from the table, whatever its state."""
+        if isinstance(transaction, ClientTransaction):
+            if self._clients.get(transaction.key) is transaction:
+                del self._clients[transaction.key]
+            return
+        if self._servers.get(transaction.key) is transaction:
+            del self._servers[transaction.key]
+        merge_key = _merge_key(transaction.request)
+        if merge_key is not None and self._merge_keys.get(merge_key) is transaction:
+            del self._merge_keys[merge_key]
+
     def remove_terminated(self) -> list[Transaction]:
         """Drop terminated transactions and return them."""
         removed: list[Transaction] = [t for t in self._clients.values() if t.terminated]
