@@ -8,6 +8,7 @@ import typer
 
 from tlstrunk import __version__
 from tlstrunk.admin import (
+    bench_cmd,
     ca_cmd,
     cdr_cmd,
     cert_cmd,
@@ -49,6 +50,7 @@ app.add_typer(phone_cmd.phone_app, name="phone")
 app.add_typer(phone_cmd.digestuser_app, name="digestuser")
 app.add_typer(web_cmd.app, name="web")
 app.add_typer(export_cmd.app, name="config")
+app.add_typer(bench_cmd.app, name="bench")
 app.command("demo")(demo_cmd.demo)
 
 
