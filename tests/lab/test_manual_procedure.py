@@ -99,6 +99,12 @@ def test_manual_procedure_call(tmp_path: Path) -> None:
         assert report["state"] == "cleared", report
         assert report["secure"] is True
         assert report["peer_certificate"]["subject"] == "/CN=CUCM10"
+        shown = tlstrunk("trace", "level", "--node-dir", "nodeA", cwd=lab)
+        assert "Detailed" in shown
+        changed = tlstrunk("trace", "level", "--node-dir", "nodeA", "Error", cwd=lab)
+        assert "Error" in changed
+        registered = tlstrunk("node", "registrations", "--node-dir", "nodeA", cwd=lab)
+        assert "No phone is registered" in registered
     finally:
         for directory in ("nodeA", "nodeB"):
             subprocess.run(

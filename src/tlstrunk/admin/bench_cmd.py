@@ -13,6 +13,7 @@ from rich.console import Console
 
 from tlstrunk.i18n import _
 from tlstrunk.lab.processes import NodeProcessError
+from tlstrunk.observe.trace import level_rank
 from tlstrunk.perf.bench import BenchSettings, run_bench
 from tlstrunk.perf.kamailio import KamailioError
 from tlstrunk.perf.workers import WorkerError
@@ -47,6 +48,12 @@ def bench(
         float | None,
         typer.Option(min=1.0, help="Calls per second at which the memory test sets calls up."),
     ] = None,
+    trace_level: Annotated[
+        str,
+        typer.Option(
+            help="Trace level of the nodes during the sweep: Detailed, AppInfo, Warning or Error."
+        ),
+    ] = "Detailed",
 ) -> None:
     """Run the comparison on loopback (127.0.7.0/24) and write a Markdown and JSON report."""
     settings = BenchSettings.quick() if quick else BenchSettings.full()
@@ -54,6 +61,12 @@ def bench(
         settings = dataclasses.replace(settings, memory_calls=memory_calls)
     if memory_rate is not None:
         settings = dataclasses.replace(settings, memory_rate=memory_rate)
+    try:
+        level_rank(trace_level)
+    except ValueError as exc:
+        err_console.print(f"[red]{_('Error')}:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    settings = dataclasses.replace(settings, trace_level=trace_level)
     try:
         report = run_bench(
             settings,

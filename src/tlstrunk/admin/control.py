@@ -92,9 +92,16 @@ class ControlServer:
         if op == "calls":
             call_id = request.get("call_id")
             return [report.to_dict() for report in node.reports(call_id)]
+        if op == "trace-level":
+            level = request.get("level")
+            if level is not None:
+                node.trace.set_level(str(level))
+            return node.trace.level
         if op == "registrations":
             return node.registrations()
         if op == "shutdown":
             asyncio.get_running_loop().call_soon(node.stopped.set)
             return "stopping"
-        raise ValueError(f"unknown op {op!r}; use status, call, calls, registrations or shutdown")
+        raise ValueError(
+            f"unknown op {op!r}; use status, call, calls, registrations, trace-level or shutdown"
+        )

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -43,9 +44,13 @@ def _install_event_loop() -> None:
 
 
 async def _serve(
-    paths: NodePaths, passphrase: bytes | None, capture: CaptureSettings | None
+    paths: NodePaths,
+    passphrase: bytes | None,
+    capture: CaptureSettings | None,
+    trace_level: str = "Detailed",
 ) -> None:
     node = Node(paths, passphrase=passphrase, capture=capture)
+    node.trace.set_level(trace_level)
     await node.start()
     control = ControlServer(node, paths.control_socket)
     await control.start()
@@ -69,6 +74,15 @@ async def _serve(
         await control.stop()
         with contextlib.suppress(FileNotFoundError):
             paths.pid_file.unlink()
+
+
+class TraceLevel(StrEnum):
+    """The trace levels, lowest first."""
+
+    DETAILED = "Detailed"
+    APPINFO = "AppInfo"
+    WARNING = "Warning"
+    ERROR = "Error"
 
 
 @app.command("run")
@@ -96,6 +110,13 @@ def run(
     capture_count: Annotated[
         int | None, typer.Option(min=1, help="Stop capturing after this many packets.")
     ] = None,
+    trace_level: Annotated[
+        TraceLevel,
+        typer.Option(
+            case_sensitive=False,
+            help="Lowest trace level written; Detailed writes every SIP message.",
+        ),
+    ] = TraceLevel.DETAILED,
 ) -> None:
     """Run the node in the foreground until SIGTERM, SIGINT or a shutdown request."""
     logging.basicConfig(
@@ -122,7 +143,7 @@ def run(
             )
             raise typer.Exit(2) from exc
     try:
-        asyncio.run(_serve(NodePaths(node_dir), passphrase, settings))
+        asyncio.run(_serve(NodePaths(node_dir), passphrase, settings, str(trace_level)))
     except (NodeStartError, TlsConfigurationError, PkiError) as exc:
         err_console.print(f"[red]{_('Error')}:[/red] {exc}")
         raise typer.Exit(1) from exc

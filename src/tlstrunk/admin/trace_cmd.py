@@ -16,9 +16,10 @@ from typing import Annotated
 
 import typer
 
+from tlstrunk.control_client import ControlError, control_request
 from tlstrunk.diag.ladder import build_ladder, render_html, render_svg, render_text
 from tlstrunk.i18n import _
-from tlstrunk.observe.trace import TraceEvent, trace_files
+from tlstrunk.observe.trace import TraceEvent, level_rank, trace_files
 from tlstrunk.observe.trace_reader import TraceFilter, read_events
 from tlstrunk.paths import NodePaths
 
@@ -166,3 +167,30 @@ def ladder(
 
 # NOTE: `trace level --node-dir DIR LEVEL` needs a control-socket command that
 # calls TraceWriter.set_level on the running node; it is not built yet.
+
+
+@app.command("level")
+def level(
+    node_dir: Annotated[Path, typer.Option("--node-dir", help=_("Directory of the running node."))],
+    new_level: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="LEVEL",
+            help=_("Detailed, AppInfo, Warning or Error; without it, show the current level."),
+        ),
+    ] = None,
+) -> None:
+    """Show or change the trace level of a running node, from its next event on."""
+    if new_level is not None:
+        try:
+            level_rank(new_level)
+        except ValueError as exc:
+            raise _fail(str(exc)) from exc
+    request: dict[str, object] = {"op": "trace-level"}
+    if new_level is not None:
+        request["level"] = new_level
+    try:
+        result = control_request(NodePaths(node_dir).control_socket, request)
+    except ControlError as exc:
+        raise _fail(str(exc), NOT_FOUND) from exc
+    typer.echo(_("Trace level: {level}").format(level=result))

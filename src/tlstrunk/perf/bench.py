@@ -61,6 +61,8 @@ class BenchSettings:
     handshake_processes: int
     memory_calls: int
     memory_rate: float
+    #: Trace level of the nodes during the calls-per-second sweep.
+    trace_level: str = "Detailed"
 
     @classmethod
     def quick(cls) -> BenchSettings:
@@ -80,7 +82,20 @@ class BenchSettings:
     def full(cls) -> BenchSettings:
         """Return settings for the comparison on the benchmarks page: about a minute per system."""
         return cls(
-            tlstrunk_rates=(10.0, 15.0, 20.0, 30.0, 40.0, 60.0, 80.0, 120.0),
+            tlstrunk_rates=(
+                25.0,
+                50.0,
+                100.0,
+                150.0,
+                200.0,
+                300.0,
+                400.0,
+                600.0,
+                800.0,
+                1200.0,
+                1600.0,
+                2000.0,
+            ),
             kamailio_rates=(50.0, 100.0, 200.0, 400.0, 800.0, 1200.0, 1600.0, 2400.0),
             tlstrunk_run=RunSettings(seconds=40.0, hold=1.0, invite_timeout=5.0),
             kamailio_run=RunSettings(seconds=10.0, hold=1.0, invite_timeout=5.0),
@@ -125,6 +140,12 @@ def _sweep_tlstrunk(
     settings: BenchSettings, root: Path | None, notes: list[str], progress: Progress
 ) -> SweepResult:
     with _workspace(root, "tlstrunk") as directory, open_tlstrunk_path(directory, notes) as path:
+        for node in path.nodes.values():
+            node.request({"op": "trace-level", "level": settings.trace_level}, timeout=10)
+        notes.append(
+            f"During the calls-per-second sweep the nodes traced at level {settings.trace_level} "
+            "(Detailed writes every SIP message to the text and JSON traces)."
+        )
         progress(
             f"sweeping {path.name}: {', '.join(f'{r:g}' for r in settings.tlstrunk_rates)} calls/s"
         )
