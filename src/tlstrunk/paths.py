@@ -38,6 +38,11 @@ class NodePaths:
         return self.root / "traces" / "sdl.jsonl"
 
     @property
+    def digest_secret(self) -> Path:
+        """The key that signs digest nonces, kept so that nonces outlive a restart."""
+        return self.root / "private" / "digest-nonce.key"
+
+    @property
     def keylog(self) -> Path:
         """TLS secrets of a running capture; private to the node and deleted when it ends."""
         return self.root / "private" / "tls-keylog.txt"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -258,3 +259,15 @@ def test_expiry_defaults_and_is_capped(expires: int | None) -> None:
         FakeChannel(transport="TCP"),
     )
     assert "expires=3600" in (response.headers.get("Contact") or "")
+
+
+def test_nonce_key_outlives_a_restart(tmp_path: Path) -> None:
+    from tlstrunk.callcontrol.node import Node
+    from tlstrunk.paths import NodePaths
+
+    paths = NodePaths(tmp_path / "node")
+    first = Node(paths)._digest_secret()
+    second = Node(paths)._digest_secret()
+    assert first == second
+    assert len(first) == 32
+    assert paths.digest_secret.stat().st_mode & 0o777 == 0o600

@@ -331,3 +331,10 @@ def test_store_rejects_non_database_file(tmp_path: Path) -> None:
     path.write_bytes(b"this is not SQLite, just text " * 200)
     with pytest.raises(ConfigError, match="is not a usable configuration database"):
         ConfigStore(path)
+
+
+def test_database_readable_by_owner_only(tmp_path: Path) -> None:
+    path = tmp_path / "node" / "config.db"
+    with ConfigStore(path):
+        pass
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -380,5 +382,66 @@ def test_plain_phone_registers_and_reaches_a_virtual_phone(tmp_path: Path, trans
         # An Encrypted phone may not register over a plain transport.
         codes = [e["code"] for e in refused.named("registration")]
         assert 403 in codes, refused.describe()
+
+    asyncio.run(scenario())
+
+
+def test_silent_phone_gives_480_after_its_ring_time(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        lab = Lab(tmp_path)
+        await lab.start()
+        try:
+            with start_pjsua_peer(lab.pjsua_phone("CUCMA", "1020", "--answer", "auto")) as callee:
+                await lab.wait_registered("CUCMA", "1020")
+                # A frozen phone keeps its registration but answers nothing.
+                os.kill(callee.process.pid, signal.SIGSTOP)
+                try:
+                    caller = await asyncio.to_thread(
+                        run_pjsua_peer,
+                        lab.pjsua_phone("CUCMA", "1018", "--dial", "1020", "--expect", "480"),
+                        60,
+                    )
+                finally:
+                    os.kill(callee.process.pid, signal.SIGCONT)
+                callee.stop()
+        finally:
+            await lab.stop()
+        assert caller.ok, caller.describe()
+        [report] = [r for r in lab.nodes["CUCMA"].reports() if r.called == "1020"]
+        assert report.status == 480
+        assert "did not answer within 2 s" in (report.reason or "")
+
+    asyncio.run(scenario())
+
+
+def test_srtp_only_offer_to_plain_phone_gets_488(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        lab = Lab(tmp_path)
+        await lab.start()
+        try:
+            plain = lab.pjsua_phone("CUCMA", PLAIN_PHONE, "--answer", "auto", transport="udp")
+            with start_pjsua_peer(plain) as callee:
+                await lab.wait_registered("CUCMA", PLAIN_PHONE)
+                caller = await asyncio.to_thread(
+                    run_pjsua_peer,
+                    lab.pjsua_phone(
+                        "CUCMA",
+                        "1018",
+                        "--dial",
+                        PLAIN_PHONE,
+                        "--srtp",
+                        "mandatory",
+                        "--expect",
+                        "488",
+                    ),
+                    60,
+                )
+                callee.stop()
+        finally:
+            await lab.stop()
+        assert caller.ok, caller.describe()
+        [report] = [r for r in lab.nodes["CUCMA"].reports() if r.called == PLAIN_PHONE]
+        assert report.status == 488
+        assert "SRTP only" in (report.reason or "")
 
     asyncio.run(scenario())

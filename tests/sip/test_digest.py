@@ -405,6 +405,7 @@ def test_round_trip_sess_algorithm() -> None:
 
 def test_round_trip_without_qop() -> None:
     server = make_server()
+    server.require_qop = False
     request = make_request()
     nonce = NonceSigner(SECRET).make(NOW)
     challenge = make_response(request, 401, to_tag="t1")
@@ -681,3 +682,16 @@ def test_client_rejects_cseq_overflow() -> None:
     challenge = make_server().challenge(request, NOW, proxy=False)
     with pytest.raises(SipUsageError, match="2147483647"):
         client_for("1018", "s3cret").authorize(request, challenge)
+
+
+def test_response_without_qop_refused_by_default() -> None:
+    server = make_server()
+    request = make_request()
+    nonce = NonceSigner(SECRET).make(NOW)
+    challenge = make_response(request, 401, to_tag="t1")
+    challenge.headers.add("WWW-Authenticate", f'Digest realm="{REALM}", nonce="{nonce}"')
+    answer = client_for("1018", "s3cret").authorize(request, challenge)
+    assert answer is not None
+    result = server.verify(on_the_wire(answer), lookup, NOW, proxy=False)
+    assert result.outcome is AuthOutcome.BAD_REQUEST
+    assert "qop=auth" in result.reason

@@ -28,6 +28,9 @@ from tlstrunk.callcontrol.bridge import (
     Target,
     security_from_call_info,
 )
+from tlstrunk.callcontrol.bridge import (
+    INVITE_TIMEOUT as CALL_SETUP_TIMEOUT,
+)
 from tlstrunk.callcontrol.digits import AnalysisResult, RouteMatch, transform_called
 from tlstrunk.callcontrol.legs import (
     phone_leg,
@@ -40,7 +43,7 @@ from tlstrunk.callcontrol.phones import CallMedia, MediaAnswer, MediaRejected, V
 from tlstrunk.callcontrol.policy import profile_refusal, refusal_explanation
 from tlstrunk.callcontrol.registrar import PHONE_ALGORITHMS, PhoneAuthenticator, Registrar
 from tlstrunk.callcontrol.report import CallReport
-from tlstrunk.callcontrol.sipstack import RequestFailed, SipStack
+from tlstrunk.callcontrol.sipstack import RequestFailed, RequestTimedOut, SipStack
 from tlstrunk.callcontrol.trunks import TrunkConnections, TrunkUnavailable
 from tlstrunk.config.snapshot import ConfigSnapshot, RouteTarget
 from tlstrunk.config.values import PhoneConfig, TrunkConfig
@@ -117,6 +120,7 @@ class B2bua:
         own_certificate: Callable[[], str],
         trace: TraceWriter,
         on_call_ended: Callable[[CallReport], None] | None = None,
+        digest_secret: bytes | None = None,
     ) -> None:
         self._on_call_ended = on_call_ended
         self._node = node
@@ -131,7 +135,7 @@ class B2bua:
         self._pending_invites: dict[str, ServerTransaction] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._aliases: dict[str, CallReport] = {}
-        self.authenticator = PhoneAuthenticator(snapshot, trace)
+        self.authenticator = PhoneAuthenticator(snapshot, trace, digest_secret)
         self.registrar = Registrar(snapshot=snapshot, authenticator=self.authenticator, trace=trace)
         self._bridge = CallBridge(
             stack=stack,
@@ -280,22 +284,33 @@ class B2bua:
             invite.headers.add("Call-Info", f"<{CALL_INFO_URN}>;security={leg.security}")
         try:
             response = await asyncio.wait_for(
-                self._stack.send_request(invite, connection), INVITE_TIMEOUT
+                self._stack.send_request(invite, connection), CALL_SETUP_TIMEOUT
             )
             authorized = self._authorize(trunk, invite, response, connection)
             if authorized is not None:
                 invite = authorized
                 response = await asyncio.wait_for(
-                    self._stack.send_request(invite, connection), INVITE_TIMEOUT
+                    self._stack.send_request(invite, connection), CALL_SETUP_TIMEOUT
                 )
         except TimeoutError:
+            self._stack.cancel(invite)
             report.failed_check = "INVITE timeout"
             report.finish(
                 "failed",
                 status=408,
                 reason=_(
                     "The INVITE to trunk {trunk} got no final response within {seconds:.0f} s."
-                ).format(trunk=trunk.name, seconds=INVITE_TIMEOUT),
+                ).format(trunk=trunk.name, seconds=CALL_SETUP_TIMEOUT),
+            )
+            return True
+        except RequestTimedOut:
+            report.failed_check = "INVITE timeout"
+            report.finish(
+                "failed",
+                status=408,
+                reason=_("Trunk {trunk}: the far end did not respond to the INVITE.").format(
+                    trunk=trunk.name
+                ),
             )
             return True
         except RequestFailed as exc:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 from tlstrunk.callcontrol.phones import VirtualPhone
 from tlstrunk.callcontrol.report import CallReport
-from tlstrunk.callcontrol.sipstack import RequestFailed, SipStack
+from tlstrunk.callcontrol.sipstack import RequestFailed, RequestTimedOut, SipStack
 from tlstrunk.callcontrol.trunks import TrunkUnavailable
 from tlstrunk.i18n import _
 from tlstrunk.observe.trace import TraceWriter
@@ -35,8 +35,10 @@ from tlstrunk.transport.connection import SipChannel
 
 logger = logging.getLogger(__name__)
 
-#: Seconds an outbound INVITE waits for a final response.
-INVITE_TIMEOUT = 32.0
+#: Seconds an outbound INVITE waits for a final response once the far end answered
+#: provisionally (Timer C of RFC 3261 16.6, more than 3 minutes). Without any
+#: response the transaction's Timer B ends it after 32 s.
+INVITE_TIMEOUT = 181.0
 #: Seconds a BYE or an in-dialog request waits for its final response.
 REQUEST_TIMEOUT = 32.0
 #: Final responses after which a route list tries its next trunk.
@@ -127,6 +129,12 @@ def strip_crypto(body: bytes) -> bytes:
         return body
     lines = body.split(b"\r\n")
     return b"\r\n".join(line for line in lines if not line.startswith(b"a=crypto:"))
+
+
+def _requires_srtp(body: bytes) -> bool:
+    """Return whether an SDP offer has an RTP/SAVP audio stream and no plain RTP one."""
+    lines = [line for line in body.split(b"\r\n") if line.startswith(b"m=audio ")]
+    return bool(lines) and all(b" RTP/SAVP " in line for line in lines)
 
 
 def sdp_for(leg: Leg, body: bytes) -> bytes:
@@ -228,13 +236,21 @@ class CallBridge:
             return None
         call.b_leg = leg
         report.legs = [call.a_leg.describe(), leg.describe()]
+        if not leg.keys_allowed and _requires_srtp(call.a_request.body):
+            reason = _(
+                "The caller offers SRTP only (RTP/SAVP), but the keys may not cross to "
+                "{target}, whose signalling is {security}; allow RTP at the caller, or make "
+                "that hop TLS under an Encrypted security mode."
+            ).format(target=target.label, security=leg.security)
+            report.finish("failed", status=488, reason=reason)
+            return 488, reason
         invite = self._build_invite(call, leg, target)
         call.b_invite = invite
         self._alias(invite.call_id, report)
         timer = None
         if target.ring_timeout is not None:
             timer = asyncio.get_running_loop().call_later(
-                target.ring_timeout, self._ring_timeout, call, invite
+                target.ring_timeout, self._ring_timeout, call, invite, target
             )
         try:
             response = await self._send_invite(call, leg, invite)
@@ -244,14 +260,22 @@ class CallBridge:
                     invite = authorized
                     call.b_invite = invite
                     response = await self._send_invite(call, leg, invite)
-        except TimeoutError:
-            reason = _("{target} sent no final response within {seconds:.0f} s.").format(
-                target=target.label, seconds=INVITE_TIMEOUT
-            )
+        except (TimeoutError, RequestTimedOut) as exc:
+            if call.cancelled:
+                return None
+            if isinstance(exc, TimeoutError):
+                self._stack.cancel(invite)
+                reason = _("{target} sent no final response within {seconds:.0f} s.").format(
+                    target=target.label, seconds=INVITE_TIMEOUT
+                )
+            else:
+                reason = _("{target} did not respond to the INVITE.").format(target=target.label)
             report.failed_check = "INVITE timeout"
             report.finish("failed", status=408, reason=reason)
             return 408, reason
         except RequestFailed as exc:
+            if call.cancelled:
+                return None
             reason = _("{target}: the connection failed before a final response ({error}).").format(
                 target=target.label, error=leg.channel.close_reason or exc
             )
@@ -265,12 +289,6 @@ class CallBridge:
             return None
         if call.cancelled:
             return None
-        if call.no_answer:
-            reason = _("{number} did not answer within {seconds:.0f} s.").format(
-                number=target.called, seconds=target.ring_timeout or 0
-            )
-            report.finish("failed", status=480, reason=reason)
-            return 480, reason
         report.finish("failed", status=response.status_code, reason=response.reason)
         return response.status_code, response.reason
 
@@ -307,13 +325,24 @@ class CallBridge:
             headers.add("Content-Type", request.headers.get("Content-Type") or "application/sdp")
         return Request("INVITE", uri, headers, body)
 
-    def _ring_timeout(self, call: BridgedCall, invite: Request) -> None:
+    def _ring_timeout(self, call: BridgedCall, invite: Request, target: Target) -> None:
+        """Give the caller 480 and cancel the phone that did not answer in time.
+
+        A phone that never responded cannot be cancelled (RFC 3261 9.1); its
+        INVITE runs out on Timer B, and a late 200 from it gets ACK and BYE.
+        """
         if call.answered or call.cancelled:
             return
         call.no_answer = True
+        call.cancelled = True
+        reason = _("{number} did not answer within {seconds:.0f} s.").format(
+            number=target.called, seconds=target.ring_timeout or 0
+        )
         self._trace.info(
             "SIPHandler", "Call %s: no answer, cancelling %s", call.report.call_id, invite.uri
         )
+        call.report.finish("failed", status=480, reason=reason)
+        self._fail_a(call, 480, reason)
         self._stack.cancel(invite)
 
     def _relay_provisional(self, call: BridgedCall, response: Response) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -58,6 +60,8 @@ KEPT_REJECTIONS = 100
 EXPIRY_WARNING_DAYS = 30
 #: Seconds between two expiry checks: once a day.
 EXPIRY_CHECK_INTERVAL = 24 * 3600.0
+#: Length of the key that signs digest nonces.
+DIGEST_SECRET_BYTES = 32
 #: Seconds between two DNS SRV lookups of a trunk's destinations.
 SRV_REFRESH_INTERVAL = 300.0
 
@@ -279,6 +283,7 @@ class Node:
             own_certificate=lambda: self._own_certificate,
             trace=self.trace,
             on_call_ended=self._record_call,
+            digest_secret=self._digest_secret(),
         )
         for transport, port, phones in [(t, p, False) for t, p in listeners] + [
             (t, p, True) for t, p in phone_listeners
@@ -399,6 +404,22 @@ class Node:
             return PING_NOT_ENABLED
         status, reason = self.trunk_status.get(trunk.name, ("Unknown", "no ping yet"))
         return status if status == IN_SERVICE else f"{status} ({reason})"
+
+    def _digest_secret(self) -> bytes:
+        """Return the node's nonce key, made on first start, so phones keep their nonces."""
+        path = self.paths.digest_secret
+        try:
+            secret = path.read_bytes()
+            if len(secret) >= DIGEST_SECRET_BYTES:
+                return secret
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        secret = secrets.token_bytes(DIGEST_SECRET_BYTES)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(secret)
+        return secret
 
     def _record_call(self, report: CallReport) -> None:
         # The writer queues the record for its own thread; the call path never waits on it.

@@ -80,10 +80,15 @@ class Binding:
 class PhoneAuthenticator:
     """Digest authentication of phones (and of trunk peers) against the configured users."""
 
-    def __init__(self, snapshot: Callable[[], ConfigSnapshot], trace: TraceWriter) -> None:
+    def __init__(
+        self,
+        snapshot: Callable[[], ConfigSnapshot],
+        trace: TraceWriter,
+        secret: bytes | None = None,
+    ) -> None:
         self._snapshot = snapshot
         self._trace = trace
-        self._signer = NonceSigner(secrets.token_bytes(32))
+        self._signer = NonceSigner(secret or secrets.token_bytes(32))
         self._servers: dict[tuple[str, float, tuple[str, ...]], DigestServer] = {}
 
     def server(

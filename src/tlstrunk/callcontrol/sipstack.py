@@ -40,6 +40,10 @@ class RequestFailed(Exception):
     """Raised for a client transaction that ended without a final response."""
 
 
+class RequestTimedOut(RequestFailed):
+    """Raised when the far end sent nothing at all before the transaction timer (B or F) fired."""
+
+
 @dataclass
 class _ClientContext:
     connection: SipChannel
@@ -156,7 +160,7 @@ class SipStack:
             elif isinstance(event, TransactionTimeout):
                 if not context.future.done():
                     context.future.set_exception(
-                        RequestFailed("no final response before the transaction timed out")
+                        RequestTimedOut("no response before the transaction timed out")
                     )
             elif isinstance(event, TransactionTerminated):
                 self._clients.pop(transaction, None)

@@ -7,6 +7,7 @@ alembic.ini is needed at run time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Iterator, Sequence
@@ -76,6 +77,12 @@ class ConfigStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The database holds digest password hashes, which work as passwords: owner only.
+        if not self.path.exists():
+            self.path.touch(mode=0o600)
+        elif self.path.stat().st_mode & 0o077:
+            with contextlib.suppress(OSError):  # a file of another owner stays as it is
+                self.path.chmod(0o600)
         self._engine = create_engine(f"sqlite:///{self.path}")
         event.listen(self._engine, "connect", _enable_foreign_keys)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)

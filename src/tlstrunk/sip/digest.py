@@ -333,6 +333,7 @@ class DigestServer:
         algorithms: tuple[str, ...] = ALGORITHMS,
         *,
         opaque: str | None = None,
+        require_qop: bool = True,
     ) -> None:
         canonical = tuple(_canonical_algorithm(name) for name in algorithms)
         if not algorithms or None in canonical:
@@ -348,6 +349,9 @@ class DigestServer:
         self.algorithms: tuple[str, ...] = tuple(name for name in canonical if name is not None)
         self._signer = signer
         self._opaque = opaque
+        #: Refuse responses without qop: only qop=auth carries the nonce-count that
+        #: stops a captured response from being replayed.
+        self.require_qop = require_qop
         self._highest_nc: OrderedDict[str, int] = OrderedDict()
 
     def challenge(self, request: Request, now: float, *, proxy: bool,
@@ -452,6 +456,9 @@ class DigestServer:
             return _("The digest algorithm {algorithm!r} is not accepted here; use one of "
                      "{accepted}.").format(algorithm=credentials.algorithm,
                                            accepted=", ".join(self.algorithms))
+        if credentials.qop is None and self.require_qop:
+            return _("The response has no qop, but this server asked for qop=auth, which "
+                     "protects against replayed responses; answer with qop=auth.")
         if credentials.qop is not None and credentials.qop != "auth":
             return _("The qop {qop!r} is not supported; use qop=auth.").format(
                 qop=credentials.qop)
