@@ -188,3 +188,22 @@ def test_token_create_prints_token(node_dir: Path) -> None:
     accounts = Accounts(web_db_path(node_dir))
     assert accounts.token_name(result.output.strip()) == "ci"
     accounts.close()
+
+
+def test_self_signed_tomcat_certificate_made_once(tmp_path: Path) -> None:
+    import ssl
+
+    from tlstrunk.admin.web_cmd import _ensure_tomcat_certificate, tls_files
+    from tlstrunk.pki.store import CertificateStore
+
+    node = tmp_path / "fresh"
+    _ensure_tomcat_certificate(node, "127.0.8.90", None)
+    store = CertificateStore.open(node / "certs")
+    first = store.own_certificate("tomcat")
+    assert first is not None
+    assert first.issuer == first.subject
+    _ensure_tomcat_certificate(node, "127.0.8.90", None)
+    assert store.own_certificate("tomcat") == first
+    cert_file, key_file, password = tls_files(node, None)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file, password)

@@ -1,7 +1,8 @@
 """The whole procedure for two nodes through their web pages alone, then a secure call.
 
-Each node directory starts empty, with only the tomcat certificate that its
-web server needs to serve HTTPS at all. Through that node's own pages, in
+Each node directory starts empty; its web server makes itself a self-signed
+tomcat certificate, as `tlstrunk web run --self-signed` does, the way a call
+manager starts out at install. Through that node's own pages, in
 Debian's chromium, the test logs in, replaces the one-time password, sets the
 node's name and address, uploads the CA root as CallManager-trust, generates
 and downloads the CallManager CSR, has the test's CA sign it (the CA is
@@ -20,9 +21,10 @@ import pytest
 from browser_support import chromium_page
 from https_server import serve_https
 from node_processes import place_call, running_nodes
-from web_helpers import NEW_PASSWORD, install_identity, make_ca
+from web_helpers import NEW_PASSWORD, make_ca
 
 from lab_support import free_port
+from tlstrunk.admin.web_cmd import _ensure_tomcat_certificate
 from tlstrunk.callcontrol.b2bua import PING_NOT_ENABLED
 from tlstrunk.pki.ca import CertificateAuthority
 from tlstrunk.web.accounts import Accounts, web_db_path
@@ -139,7 +141,7 @@ def _configure(page: Any, base: str, node: Node, peer: Node) -> None:
 def _provision_through_pages(
     page: Any, node: Node, peer: Node, ca: CertificateAuthority, work: Path
 ) -> None:
-    install_identity(node.dir, ca, "tomcat", node.name, (node.address,))
+    _ensure_tomcat_certificate(node.dir, node.address, None)
     accounts = Accounts(web_db_path(node.dir))
     one_time = accounts.ensure_admin()
     accounts.close()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives import hashes
 
 from tlstrunk.i18n import _
 from tlstrunk.paths import NodePaths
@@ -73,6 +74,17 @@ def run(
     address: Annotated[str, typer.Option(help=_("Address to listen on."))] = "127.0.0.1",
     port: Annotated[int, typer.Option(help=_("TCP port to listen on for HTTPS."))] = 8443,
     store_passphrase_file: PassphraseFile = None,
+    self_signed: Annotated[
+        bool,
+        typer.Option(
+            "--self-signed",
+            help=_(
+                "Without a tomcat certificate, make a self-signed one for ADDRESS first, as a "
+                "call manager does at install; replace it later from the Certificate "
+                "Management page."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Serve the admin pages and the REST API over HTTPS until interrupted."""
     import uvicorn
@@ -80,14 +92,17 @@ def run(
     from tlstrunk.web.app import create_app
 
     passphrase = _read_passphrase(store_passphrase_file)
+    if self_signed:
+        _ensure_tomcat_certificate(node_dir, address, passphrase)
     try:
         cert_file, key_file, key_password = tls_files(node_dir, passphrase)
     except PkiError as exc:
         raise _fail(
             _(
                 "The web server needs the node's tomcat certificate: {reason} For a quick "
-                "start, generate a CSR with 'tlstrunk cert generate-csr --node-dir {node_dir} "
-                "--purpose tomcat --cn HOST', sign it with your CA and upload it."
+                "start, add --self-signed; or generate a CSR with 'tlstrunk cert generate-csr "
+                "--node-dir {node_dir} --purpose tomcat --cn HOST', sign it with your CA and "
+                "upload it."
             ).format(reason=exc, node_dir=node_dir)
         ) from exc
     accounts = Accounts(web_db_path(node_dir))
@@ -109,6 +124,21 @@ def run(
         ssl_keyfile=str(key_file),
         ssl_keyfile_password=key_password.decode() if key_password else None,
         log_level="info",
+    )
+
+
+def _ensure_tomcat_certificate(node_dir: Path, address: str, passphrase: bytes | None) -> None:
+    """Make a self-signed tomcat certificate when the node has none, and say so."""
+    store = CertificateStore.open(NodePaths(node_dir).certs, passphrase=passphrase)
+    if store.own_certificate(PURPOSE) is not None:
+        return
+    certificate = store.install_self_signed(PURPOSE, common_name=address, ip_addresses=[address])
+    fingerprint = certificate.fingerprint(hashes.SHA256()).hex(":").upper()
+    typer.echo(
+        _(
+            "Made a self-signed tomcat certificate for {address}. Check that the browser "
+            "shows this SHA-256 fingerprint before you log in:\n{fingerprint}"
+        ).format(address=address, fingerprint=fingerprint)
     )
 
 

@@ -68,6 +68,9 @@ from tlstrunk.pki.validate import (
 
 logger = logging.getLogger(__name__)
 
+#: Days a self-signed tomcat certificate made at first start stays valid.
+SELF_SIGNED_DAYS = 825
+
 
 @dataclass(frozen=True)
 class Purpose:
@@ -357,6 +360,44 @@ class CertificateStore:
         for warning in warnings:
             logger.warning("%s certificate: %s", info.name, warning)
         return UploadResult(certificate=leaf, chain=chain, warnings=warnings)
+
+    def install_self_signed(
+        self,
+        purpose: str,
+        *,
+        common_name: str,
+        dns_names: Sequence[str] = (),
+        ip_addresses: Sequence[str] = (),
+        days: int = SELF_SIGNED_DAYS,
+    ) -> x509.Certificate:
+        """Install a new key and a self-signed server certificate for ``purpose``.
+
+        This is how a call manager's tomcat certificate starts out at install
+        time: enough to serve the admin pages over HTTPS until a CA-signed one
+        is uploaded. Peers do not trust it, so it is no use for a trunk.
+        """
+        info = find_purpose(purpose)
+        key = generate_private_key(RSA_2048)
+        subject = subject_name(common_name, None, None, None, None, None)
+        now = utc_now()
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=days))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+        )
+        names = alt_names(dns_names or [common_name], ip_addresses)
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
+        certificate = builder.sign(key, hash_algorithm("sha256"))
+        self._install_identity(info, [certificate], key)
+        return certificate
 
     def own_certificate(self, purpose: str) -> x509.Certificate | None:
         """Return the installed certificate of ``purpose``, or None if there is none."""
