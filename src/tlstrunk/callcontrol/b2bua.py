@@ -413,8 +413,8 @@ class B2bua:
         except (RequestFailed, TimeoutError) as exc:
             reason = connection.close_reason or str(exc) or _("no response")
             if connection.reliable and connection.is_open:
-                # A connection that answers nothing is dead: close it, so the next
-                # call or ping goes through the trunk's destinations in order.
+                # A connection with no response to OPTIONS is dead: close it, so the
+                # next call or ping goes through the trunk's destinations in order.
                 connection.close("OPTIONS got no response")
             return OUT_OF_SERVICE, _("OPTIONS got no response: {reason}").format(reason=reason)
         if response.status_code in FAILOVER_STATUSES:
@@ -655,7 +655,7 @@ class B2bua:
     # -- bridged calls: registered phones and tandem trunks ---------------------------
 
     def _needs_bridge(self, snapshot: ConfigSnapshot, matched: RouteMatch[RouteTarget]) -> bool:
-        """Whether the call goes to a real SIP leg rather than a virtual phone."""
+        """Return whether the call goes to a real SIP leg rather than a virtual phone."""
         kind, name = matched.target
         return kind != "dn" or bool(snapshot.phones_for_number(name))
 
@@ -712,7 +712,7 @@ class B2bua:
     def _authorize(
         self, trunk: TrunkConfig, request: Request, response: Response, channel: SipChannel
     ) -> Request | None:
-        """Answer a 401 or 407 from the far end with the trunk's outbound digest user."""
+        """Build the request that responds to the far end's 401 or 407 with the outbound user."""
         if response.status_code not in (401, 407) or not trunk.outbound_digest_user:
             return None
         snapshot = self._snapshot()

@@ -137,7 +137,7 @@ class SipStack:
     def _send_cancel(self, transaction: ClientTransaction, context: _ClientContext) -> None:
         cancel = transaction.make_cancel()
         future = self.send_request(cancel, context.connection)
-        # The CANCEL's own response says nothing the INVITE's 487 does not.
+        # The INVITE's 487 reports the outcome, so the CANCEL's own response is ignored.
         future.add_done_callback(_consume_result)
 
     def send_stateless(self, message: Message, connection: SipChannel) -> None:
@@ -263,7 +263,7 @@ class SipStack:
         """Note the transaction's next deadline, or drop it from the table once it ended.
 
         Deadlines wait in a heap, so a message costs O(log n) here however many
-        transactions run; an entry whose transaction has moved on is skipped when
+        transactions run. An entry whose transaction has moved on is skipped when
         it comes due.
         """
         if transaction.terminated:

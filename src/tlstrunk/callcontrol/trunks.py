@@ -125,7 +125,7 @@ class TrunkConnections:
         self._outbound: dict[str, SipChannel] = {}
         #: Addresses found through DNS SRV, by address: the trunk they belong to.
         self._srv_sources: dict[str, str] = {}
-        #: The latest SRV answer of each SRV trunk: (address, port) pairs in order.
+        #: The latest SRV lookup result of each SRV trunk: (address, port) pairs in order.
         self._srv_targets: dict[str, list[tuple[str, int]]] = {}
         self._nameservers = nameservers_from_env()
         #: Which destination (by position) each trunk's open connection goes to.
@@ -157,10 +157,10 @@ class TrunkConnections:
             return connection
 
     async def fail_back(self, trunk: TrunkConfig) -> bool:
-        """Move the trunk back to an earlier destination that answers again; return whether it did.
+        """Move the trunk back to an earlier destination that is reachable again, if any.
 
         Calls already up keep the connection they run on; new calls and pings
-        take the new one.
+        take the new one. Returns whether the trunk moved.
         """
         if trunk.profile.outgoing_transport is Transport.UDP:
             return False
@@ -512,7 +512,7 @@ def _address_key(address: str) -> str:
 
 
 def _is_ca_certificate(certificate: x509.Certificate) -> bool:
-    """Return whether ``certificate`` says it is a CA (basicConstraints cA=TRUE)."""
+    """Return whether ``certificate`` is a CA certificate (basicConstraints cA=TRUE)."""
     try:
         constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints)
     except x509.ExtensionNotFound:
