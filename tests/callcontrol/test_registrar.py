@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from tlstrunk.callcontrol.registrar import MIN_EXPIRES, PhoneAuthenticator, Registrar
+from tlstrunk.callcontrol.registrar import (
+    BLOCK_SECONDS,
+    MAX_FAILURES,
+    MIN_EXPIRES,
+    PhoneAuthenticator,
+    Registrar,
+)
 from tlstrunk.config.enums import DeviceSecurityMode, IncomingTransport
 from tlstrunk.config.snapshot import ConfigSnapshot
 from tlstrunk.config.values import (
@@ -271,3 +277,32 @@ def test_nonce_key_outlives_a_restart(tmp_path: Path) -> None:
     assert first == second
     assert len(first) == 32
     assert paths.digest_secret.stat().st_mode & 0o777 == 0o600
+
+
+def test_repeated_wrong_passwords_block_the_source_for_a_while() -> None:
+    clock = Clock()
+    config = snapshot(ALICE)
+    trace = TraceWriter()
+    registrar = Registrar(
+        snapshot=lambda: config,
+        authenticator=PhoneAuthenticator(lambda: config, trace, clock=clock),
+        trace=trace,
+        clock=clock,
+    )
+    channel = FakeChannel()
+    for attempt in range(MAX_FAILURES):
+        request = register("1018", cseq=2 * attempt + 1)
+        challenge = registrar.register(request, channel)
+        refused = registrar.register(
+            answer_challenge(request, challenge, "alice", "wrong"), channel
+        )
+        assert refused.status_code == 403
+    request = register("1018", cseq=100)
+    blocked = registrar.register(request, channel)
+    assert blocked.status_code == 403
+    assert "Too many failed digest checks" in (blocked.headers.get("Warning") or "")
+    clock.now += BLOCK_SECONDS + 1
+    challenge = registrar.register(request, channel)
+    assert challenge.status_code == 401
+    ok = registrar.register(answer_challenge(request, challenge, "alice", PASSWORD), channel)
+    assert ok.status_code == 200

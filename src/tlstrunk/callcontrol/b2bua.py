@@ -813,6 +813,12 @@ class B2bua:
                     "phone must register on this node before it calls."
                 ).format(number=number or "<empty>"),
             )
+        source = connection.remote[0]
+        if self.authenticator.blocked(source):
+            reason = _("Too many failed digest checks from {address}; wait a minute.").format(
+                address=source
+            )
+            return None, self._refusal(request, 403, reason)
         server = self.authenticator.server(self.registrar.nonce_validity, PHONE_ALGORITHMS)
         now = time.time()
         result = server.verify(request, self.authenticator.lookup_ha1, now, proxy=True)
@@ -820,6 +826,7 @@ class B2bua:
             stale = result.outcome is AuthOutcome.STALE
             return None, server.challenge(request, now, proxy=True, stale=stale)
         if result.outcome is not AuthOutcome.OK:
+            self.authenticator.note_failure(source)
             return None, self._refusal(request, 403, result.reason)
         for phone in snapshot.phones.values():
             if phone.digest_user == result.username:

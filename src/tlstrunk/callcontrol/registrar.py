@@ -14,6 +14,7 @@ import email.utils
 import logging
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,6 +37,13 @@ DEFAULT_EXPIRES = 3600
 #: The maximum and minimum expiry this registrar grants.
 MAX_EXPIRES = 3600
 MIN_EXPIRES = 60
+#: Failed digest checks from one source address within FAILURE_WINDOW seconds
+#: after which that address is refused for BLOCK_SECONDS, to slow password guessing.
+MAX_FAILURES = 10
+FAILURE_WINDOW = 60.0
+BLOCK_SECONDS = 60.0
+#: Source addresses whose failures are counted at once; the oldest is forgotten first.
+MAX_TRACKED_SOURCES = 10_000
 #: Digest algorithms offered to trunk peers, strongest first (RFC 8760).
 TRUNK_ALGORITHMS = ("SHA-256", "MD5")
 #: Digest algorithms offered to phones: MD5 only, as call managers do, because
@@ -85,9 +93,15 @@ class PhoneAuthenticator:
         snapshot: Callable[[], ConfigSnapshot],
         trace: TraceWriter,
         secret: bytes | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._snapshot = snapshot
         self._trace = trace
+        self._clock = clock
+        #: Source address to the times of its recent failed digest checks.
+        self._failures: dict[str, deque[float]] = {}
+        #: Source address to the moment its block ends.
+        self._blocked: dict[str, float] = {}
         self._signer = NonceSigner(secret or secrets.token_bytes(32))
         self._servers: dict[tuple[str, float, tuple[str, ...]], DigestServer] = {}
 
@@ -110,6 +124,38 @@ class PhoneAuthenticator:
     def realm(self) -> str:
         node = self._snapshot().node
         return node.realm if node is not None else "tlstrunk"
+
+    def blocked(self, address: str) -> bool:
+        """Return whether ``address`` is refused for now after too many failed checks."""
+        until = self._blocked.get(address)
+        if until is None:
+            return False
+        if self._clock() < until:
+            return True
+        del self._blocked[address]
+        return False
+
+    def note_failure(self, address: str) -> None:
+        """Count a failed digest check from ``address``; block it once they pile up."""
+        now = self._clock()
+        times = self._failures.setdefault(address, deque())
+        times.append(now)
+        while times and times[0] < now - FAILURE_WINDOW:
+            times.popleft()
+        if len(times) >= MAX_FAILURES:
+            del self._failures[address]
+            self._blocked[address] = now + BLOCK_SECONDS
+            self._trace.warning(
+                "SIPRegistrar",
+                "%s failed digest authentication %d times within %.0f s; its requests are "
+                "refused for %.0f s",
+                address,
+                MAX_FAILURES,
+                FAILURE_WINDOW,
+                BLOCK_SECONDS,
+            )
+        if len(self._failures) > MAX_TRACKED_SOURCES:
+            self._failures.pop(next(iter(self._failures)))
 
     def lookup_ha1(self, username: str, realm: str, algorithm: str) -> str | None:
         """Return the stored HA1 of a digest user for ``algorithm``, or ``None``."""
@@ -200,7 +246,19 @@ class Registrar:
                     "that line before it registers."
                 ).format(number=number or "<empty>"),
             )
+        source = channel.remote[0]
+        if self._auth.blocked(source):
+            return self._refuse(
+                request,
+                403,
+                _(
+                    "Too many failed digest checks from {address}; wait a minute, then "
+                    "register with the right password."
+                ).format(address=source),
+            )
         phone, challenge = self._authenticate(request, phones)
+        if challenge is not None and challenge.status_code in (400, 403):
+            self._auth.note_failure(source)
         if challenge is not None:
             return challenge
         assert phone is not None
