@@ -332,3 +332,35 @@ async def wait_for_connection(node: Node, remote_suffix: str, timeout: float) ->
                 return True
         await asyncio.sleep(0.2)
     return False
+
+
+def test_busy_phone_port_names_the_node_setting(tmp_path: Path) -> None:
+    import socket
+
+    from tlstrunk.callcontrol.node import NodeStartError
+
+    topology = example_topology_on_free_ports()
+    a = next(c for c in topology.clusters if c.name == "CUCMA")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind((a.address, 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        def on_a(cluster: ClusterTopology) -> ClusterTopology:
+            return dataclasses.replace(cluster, phone_secure_port=port)
+
+        paths = provision_lab(tmp_path, change(topology, "CUCMA", on_a))
+        node = Node(paths["CUCMA"])
+
+        async def scenario() -> str:
+            try:
+                await node.start()
+            except NodeStartError as exc:
+                return str(exc)
+            finally:
+                await node.stop()
+            return ""
+
+        message = asyncio.run(scenario())
+    assert f":{port}" in message
+    assert "phone port" in message

@@ -291,11 +291,18 @@ class Node:
             try:
                 await self._listen(transport, node.address, port, phones=phones)
             except OSError as exc:
+                fix = (
+                    _("change the node's phone port with 'tlstrunk node set'")
+                    if phones
+                    else _("change the profile's incoming port")
+                )
                 raise NodeStartError(
                     _(
                         "Cannot listen for SIP over {transport} on {address}:{port}: {error}. "
-                        "Stop the program using that port or change the profile's incoming port."
-                    ).format(transport=transport, address=node.address, port=port, error=exc)
+                        "Stop the program using that port or {fix}."
+                    ).format(
+                        transport=transport, address=node.address, port=port, error=exc, fix=fix
+                    )
                 ) from exc
         self.trace.info("CallManager", "Node %s started on %s", node.name, node.address)
         self._expiry_task = asyncio.get_running_loop().create_task(self._watch_expiry())
