@@ -342,3 +342,13 @@ def test_cli_pkcs12(tmp_path: Path, ca: CertificateAuthority) -> None:
     assert "Installed CN=CUCMA for CallManager" in imported.stdout
     reopened = CertificateStore.open(other.directory, passphrase="store")
     assert reopened.identity_password("CallManager") == b"store"
+
+
+def test_server_auth_only_tomcat_certificate_has_no_warning(tmp_path: Path) -> None:
+    ca = CertificateAuthority.create(tmp_path / "ca", key=KeySpec.parse("ecdsa-p256"))
+    store = CertificateStore.open(tmp_path / "cucma")
+    store.upload_trust("tomcat-trust", ca.export_root())
+    store.generate_csr("tomcat", common_name="cucma.example.test")
+    certificate = ca.issue(ca.submit(store.csr_pem("tomcat")), usages=("serverAuth",))
+    result = store.upload_certificate("tomcat", pem(certificate))
+    assert result.warnings == []

@@ -207,3 +207,12 @@ def test_self_signed_tomcat_certificate_made_once(tmp_path: Path) -> None:
     cert_file, key_file, password = tls_files(node, None)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_file, key_file, password)
+
+
+def test_oversize_body_refused_before_reading(api: TestClient) -> None:
+    body = b"x" * (2 * 1024 * 1024)
+    answer = api.post(
+        "/api/v1/partitions", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 413
+    assert answer.json()["error"]["code"] == "too_large"

@@ -356,7 +356,7 @@ class CertificateStore:
         # the anchor at the end is in the peers' trust stores; send the rest
         presented = chain[:-1] or chain[:1]
         self._install_identity(info, presented, key)
-        warnings = usage_warnings(leaf, moment)
+        warnings = usage_warnings(leaf, moment, client_auth=info.name != "tomcat")
         for warning in warnings:
             logger.warning("%s certificate: %s", info.name, warning)
         return UploadResult(certificate=leaf, chain=chain, warnings=warnings)

@@ -185,11 +185,17 @@ def extended_key_usages(certificate: x509.Certificate) -> list[x509.ObjectIdenti
     return _extended_key_usages(certificate)
 
 
-def usage_warnings(certificate: x509.Certificate, now: dt.datetime) -> list[str]:
-    """Return warnings about key usages a trunk needs and about near expiry."""
+def usage_warnings(
+    certificate: x509.Certificate, now: dt.datetime, *, client_auth: bool = True
+) -> list[str]:
+    """Return warnings about key usages a trunk needs and about near expiry.
+
+    ``client_auth`` false is for a certificate that only ever serves (tomcat):
+    a missing clientAuth usage is then no fault.
+    """
     warnings: list[str] = []
     ekus = _extended_key_usages(certificate)
-    if ekus is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in ekus:
+    if client_auth and ekus is not None and ExtendedKeyUsageOID.CLIENT_AUTH not in ekus:
         warnings.append(
             _(
                 "The certificate's extended key usage lacks clientAuth, so peers will reject "

@@ -37,6 +37,7 @@ from tlstrunk.web.language import (
     ngettext,
     request_language,
 )
+from tlstrunk.web.limits import BodyLimitMiddleware
 from tlstrunk.web.state import (
     TEMPLATES,
     ApiAuthError,
@@ -155,6 +156,8 @@ def create_app(
         clock=clock,
         store_passphrase=store_passphrase,
     )
+    # The last one added runs first: the language is chosen before a body is refused.
+    app.add_middleware(BodyLimitMiddleware)
     app.add_middleware(LanguageMiddleware)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     for error in (ConfigError, PkiError, ControlError):
