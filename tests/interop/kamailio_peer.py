@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Generic, Self, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,10 @@ PLACEHOLDER = re.compile(r"%%[A-Z_]+%%")
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 LOG_TAIL_LINES = 120
+
+
+#: The settings type of one kind of Kamailio run.
+SettingsT = TypeVar("SettingsT")
 
 
 class KamailioError(RuntimeError):
@@ -118,15 +123,16 @@ def write_config(settings: KamailioSettings, directory: Path) -> Path:
     return config
 
 
-class KamailioProcess:
+class KamailioRunner(Generic[SettingsT]):
     """A Kamailio process in the foreground (``-DD -E``), logging to a file.
 
     Use as a context manager: entering starts Kamailio and waits for its TLS
     port, leaving stops it. Kamailio forks workers, so it runs in a session of
-    its own and a late stop kills that process group.
+    its own and a late stop kills that process group. Subclasses write the
+    configuration and name the port to wait for.
     """
 
-    def __init__(self, settings: KamailioSettings, directory: Path) -> None:
+    def __init__(self, settings: SettingsT, directory: Path) -> None:
         self.settings = settings
         self.directory = directory
         self.log_path = directory / "kamailio.log"
@@ -141,7 +147,7 @@ class KamailioProcess:
         binary = kamailio_binary()
         if binary is None:
             raise KamailioError("kamailio is not on PATH; install the Debian package kamailio.")
-        config = write_config(self.settings, self.directory)
+        config = self._write_config()
         runtime = self.directory / "run"
         runtime.mkdir(exist_ok=True)
         command = [
@@ -170,27 +176,34 @@ class KamailioProcess:
             )
         self._wait_for_port(timeout)
 
+    def _write_config(self) -> Path:
+        """Write Kamailio's configuration into the directory and return its path."""
+        raise NotImplementedError
+
+    def _listen_address(self) -> tuple[str, int]:
+        """Return the address and port whose opening means Kamailio is ready."""
+        raise NotImplementedError
+
     def _wait_for_port(self, timeout: float) -> None:
         assert self._process is not None
+        address, port = self._listen_address()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise KamailioError(
                     f"kamailio exited with status {self._process.returncode} before it "
-                    f"listened on {self.settings.address}:{self.settings.port} (is the package "
-                    f"kamailio-tls-modules installed?).\n{self.log_tail()}"
+                    f"listened on {address}:{port} (is the package kamailio-tls-modules "
+                    f"installed?).\n{self.log_tail()}"
                 )
             try:
-                with socket.create_connection(
-                    (self.settings.address, self.settings.port), timeout=1
-                ):
+                with socket.create_connection((address, port), timeout=1):
                     return
             except OSError:
                 time.sleep(0.1)
         self.stop()
         raise KamailioError(
             f"Timed out after {timeout} s waiting for kamailio to listen on "
-            f"{self.settings.address}:{self.settings.port}.\n{self.log_tail()}"
+            f"{address}:{port}.\n{self.log_tail()}"
         )
 
     def stop(self) -> None:
@@ -231,7 +244,7 @@ class KamailioProcess:
         tail = self.log().splitlines()[-lines:]
         return "\n".join([f"--- {self.log_path} (last {len(tail)} lines)", *tail])
 
-    def __enter__(self) -> KamailioProcess:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -242,3 +255,13 @@ class KamailioProcess:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class KamailioProcess(KamailioRunner[KamailioSettings]):
+    """Kamailio as a TLS hop that relays to its next hops."""
+
+    def _write_config(self) -> Path:
+        return write_config(self.settings, self.directory)
+
+    def _listen_address(self) -> tuple[str, int]:
+        return self.settings.address, self.settings.port

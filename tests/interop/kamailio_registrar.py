@@ -16,28 +16,18 @@ phones' certificates.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-import signal
-import socket
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from cryptography.hazmat.primitives import serialization
-from kamailio_peer import kamailio_binary
+from kamailio_peer import KamailioError, KamailioRunner
 
 from tlstrunk.pki.ca import CertificateAuthority
 from tlstrunk.pki.store import CertificateStore
 
 logger = logging.getLogger(__name__)
 
-START_TIMEOUT = 20.0
-STOP_TIMEOUT = 5.0
-LOG_TAIL_LINES = 150
 
 #: Seconds a registration may last at most; phones asking for more get this value.
 MAX_EXPIRES = 3600
@@ -212,8 +202,8 @@ ca_list = {ca_list}
 """
 
 
-class RegistrarError(RuntimeError):
-    """Kamailio could not be configured or did not start."""
+#: Kamailio could not be configured or did not start.
+RegistrarError = KamailioError
 
 
 @dataclass(frozen=True)
@@ -314,110 +304,11 @@ def write_config(settings: RegistrarSettings, directory: Path) -> Path:
     return config
 
 
-class KamailioRegistrar:
-    """A Kamailio registrar process in the foreground (``-DD -E``), logging to a file.
+class KamailioRegistrar(KamailioRunner[RegistrarSettings]):
+    """Kamailio as a registrar and proxy; entering waits until its TLS port accepts connections."""
 
-    Use as a context manager: entering starts Kamailio and waits until its TLS
-    port accepts connections, leaving stops its whole process group.
-    """
+    def _write_config(self) -> Path:
+        return write_config(self.settings, self.directory)
 
-    def __init__(self, settings: RegistrarSettings, directory: Path) -> None:
-        self.settings = settings
-        self.directory = directory
-        self.log_path = directory / "kamailio.log"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = START_TIMEOUT) -> None:
-        """Start Kamailio and wait for its port.
-
-        Raises:
-            RegistrarError: kamailio is not installed, exited early, or its port stayed closed.
-        """
-        binary = kamailio_binary()
-        if binary is None:
-            raise RegistrarError("kamailio is not on PATH; install the Debian package kamailio.")
-        config = write_config(self.settings, self.directory)
-        runtime = self.directory / "run"
-        runtime.mkdir(exist_ok=True)
-        command = [binary, "-DD", "-E", "-f", str(config), "-Y", str(runtime)]
-        command += ["-P", str(self.directory / "kamailio.pid"), "-m", "64", "-M", "8"]
-        logger.info("starting %s", " ".join(command))
-        with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        self._wait_for_port(timeout)
-
-    def _wait_for_port(self, timeout: float) -> None:
-        assert self._process is not None
-        where = f"{self.settings.address}:{self.settings.tls_port}"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self._process.poll() is not None:
-                raise RegistrarError(
-                    f"kamailio exited with status {self._process.returncode} before it "
-                    f"listened on {where}; is kamailio-tls-modules installed?\n{self.log_tail()}"
-                )
-            try:
-                with socket.create_connection((self.settings.address, self.settings.tls_port), 1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        self.stop()
-        raise RegistrarError(
-            f"Timed out after {timeout} s waiting for kamailio to listen on {where}.\n"
-            f"{self.log_tail()}"
-        )
-
-    def stop(self) -> None:
-        """Send SIGTERM, then SIGKILL to Kamailio's process group if anything is left."""
-        process = self._process
-        if process is None:
-            return
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                logger.warning("kamailio pid %s ignored SIGTERM; killing its group", process.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(STOP_TIMEOUT)
-        self._process = None
-
-    def log(self) -> str:
-        """Return everything Kamailio has logged so far."""
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def wait_for_log(self, text: str, timeout: float = 5.0) -> bool:
-        """Return whether ``text`` shows up in Kamailio's log within ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while text not in self.log():
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.05)
-        return True
-
-    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
-        """Return the last ``lines`` lines of Kamailio's log, headed by the log's path."""
-        tail = self.log().splitlines()[-lines:]
-        return "\n".join([f"--- {self.log_path} (last {len(tail)} lines)", *tail])
-
-    def __enter__(self) -> KamailioRegistrar:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def _listen_address(self) -> tuple[str, int]:
+        return self.settings.address, self.settings.tls_port
