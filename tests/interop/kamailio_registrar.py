@@ -16,7 +16,6 @@ phones' certificates.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from kamailio_peer import KamailioError, KamailioRunner
 from tlstrunk.pki.ca import CertificateAuthority
 from tlstrunk.pki.store import CertificateStore
 
-logger = logging.getLogger(__name__)
 
 
 #: Seconds a registration may last at most; phones asking for more get this value.

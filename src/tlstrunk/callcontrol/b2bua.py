@@ -52,7 +52,7 @@ from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.sip.address import Via
 from tlstrunk.sip.dialog import Dialog
 from tlstrunk.sip.digest import AuthOutcome, DigestClient
-from tlstrunk.sip.headers import Headers
+from tlstrunk.sip.headers import Headers, warning_text
 from tlstrunk.sip.message import Message, Request, Response, make_response
 from tlstrunk.sip.transaction import ServerTransaction, new_branch
 from tlstrunk.sip.uri import SipUri
@@ -460,7 +460,7 @@ class B2bua:
             return
         if request.to.tag is not None and self._bridge.on_in_dialog(request, transaction):
             return
-        if method == "INVITE" and request.to.tag is None and _max_forwards(request) == 0:
+        if method == "INVITE" and request.to.tag is None and request.max_forwards == 0:
             self._stack.respond(transaction, make_response(request, 483, to_tag=_tag()))
             return
         if connection.phone_listener and request.to.tag is None:
@@ -840,7 +840,7 @@ class B2bua:
     def _refusal(self, request: Request, status: int, reason: str) -> Response:
         self._trace.warning("SIPHandler", "%s refused with %d: %s", request.method, status, reason)
         response = make_response(request, status, to_tag=_tag())
-        response.headers.add("Warning", f'399 tlstrunk "{_quoted_text(reason)}"')
+        response.headers.add("Warning", f'399 tlstrunk "{warning_text(reason)}"')
         return response
 
     async def _phone_invite(
@@ -999,16 +999,3 @@ def pending_request(transaction: ServerTransaction) -> Request:
 
 def _tag() -> str:
     return secrets.token_hex(6)
-
-
-def _max_forwards(request: Request) -> int:
-    value = request.headers.get("Max-Forwards")
-    try:
-        return int(value) if value is not None else 70
-    except ValueError:
-        return 70
-
-
-def _quoted_text(reason: str) -> str:
-    """Return ``reason`` made safe for a quoted Warning header value."""
-    return reason.replace("\\", "/").replace('"', "'").replace("\r", " ").replace("\n", " ")

@@ -305,7 +305,7 @@ class CallBridge:
         uri = target.request_uri(leg)
         headers = Headers()
         headers.add("Via", str(self._via(leg.channel)))
-        headers.add("Max-Forwards", str(_max_forwards(request) - 1))
+        headers.add("Max-Forwards", str(max(1, request.max_forwards) - 1))
         display = request.from_.display_name
         name = f'"{display}" ' if display else ""
         headers.add(
@@ -573,14 +573,6 @@ class CallBridge:
                 other = call.other(leg)
                 if other is not None:
                     asyncio.get_running_loop().create_task(self._send_bye(other))
-
-
-def _max_forwards(request: Request) -> int:
-    value = request.headers.get("Max-Forwards")
-    try:
-        return max(1, int(value)) if value is not None else 70
-    except ValueError:
-        return 70
 
 
 def _reason_phrase(reason: str) -> str:

@@ -26,7 +26,7 @@ from tlstrunk.observe.trace import TraceWriter
 from tlstrunk.sip.address import NameAddress
 from tlstrunk.sip.digest import AuthOutcome, DigestServer, NonceSigner
 from tlstrunk.sip.errors import SipParseError
-from tlstrunk.sip.headers import split_comma_list
+from tlstrunk.sip.headers import split_comma_list, warning_text
 from tlstrunk.sip.message import Request, Response, make_response
 from tlstrunk.transport.connection import SipChannel
 
@@ -65,10 +65,6 @@ class Binding:
     cseq: int
     user_agent: str
     registered_at: float
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.number, str(self.contact.uri))
 
     def to_dict(self, now: float) -> dict[str, object]:
         """Return the binding as JSON-ready data for the control socket."""
@@ -182,25 +178,40 @@ class Registrar:
         self._trace = trace
         self.nonce_validity = nonce_validity
         self._clock = clock
-        self._bindings: dict[tuple[str, str], Binding] = {}
+        #: Directory number to its bindings by contact URI, so a call looks at one number only.
+        self._bindings: dict[str, dict[str, Binding]] = {}
 
     # -- lookups for the call path ------------------------------------------------
 
     def bindings(self, number: str | None = None) -> list[Binding]:
         """Return the live bindings, newest first, for ``number`` or for every number."""
         now = self._clock()
-        expired = [key for key, b in self._bindings.items() if b.expires_at <= now]
-        for key in expired:
-            binding = self._bindings.pop(key)
-            self._trace.info(
-                "SIPRegistrar", "Registration of %s (%s) expired", binding.number, binding.phone
-            )
-        found = [
-            b
-            for b in self._bindings.values()
-            if (number is None or b.number == number) and b.channel.is_open
-        ]
+        numbers = list(self._bindings) if number is None else [number]
+        found: list[Binding] = []
+        for each in numbers:
+            contacts = self._bindings.get(each, {})
+            for contact, binding in list(contacts.items()):
+                if binding.expires_at <= now:
+                    self._remove(each, contact)
+                    self._trace.info(
+                        "SIPRegistrar",
+                        "Registration of %s (%s) expired",
+                        binding.number,
+                        binding.phone,
+                    )
+                elif binding.channel.is_open:
+                    found.append(binding)
         return sorted(found, key=lambda b: b.registered_at, reverse=True)
+
+    def _remove(self, number: str, contact: str) -> Binding | None:
+        """Drop one binding, and the number's entry once it has none."""
+        contacts = self._bindings.get(number)
+        if contacts is None:
+            return None
+        binding = contacts.pop(contact, None)
+        if not contacts:
+            del self._bindings[number]
+        return binding
 
     def binding_for_channel(self, number: str, channel: SipChannel) -> Binding | None:
         """Return the binding of ``number`` that arrived over ``channel`` (or its UDP address)."""
@@ -220,9 +231,10 @@ class Registrar:
 
     def connection_closed(self, channel: SipChannel) -> None:
         """Drop the bindings that can only be reached over the closed ``channel``."""
-        for key, binding in list(self._bindings.items()):
+        every = [(n, c, b) for n, contacts in self._bindings.items() for c, b in contacts.items()]
+        for number, contact, binding in every:
             if binding.channel is channel:
-                del self._bindings[key]
+                self._remove(number, contact)
                 self._trace.info(
                     "SIPRegistrar",
                     "Registration of %s (%s) ended: its %s connection closed",
@@ -326,9 +338,9 @@ class Registrar:
                 return self._refuse(
                     request, 400, _("Contact '*' is allowed only alone and with Expires: 0.")
                 )
-            for key, binding in list(self._bindings.items()):
-                if binding.number == number and binding.phone == phone.name:
-                    del self._bindings[key]
+            for uri, binding in list(self._bindings.get(number, {}).items()):
+                if binding.phone == phone.name:
+                    self._remove(number, uri)
             self._trace.info(
                 "SIPRegistrar", "%s (%s) unregistered all contacts", number, phone.name
             )
@@ -343,8 +355,8 @@ class Registrar:
                     response = make_response(request, 423, to_tag=secrets.token_hex(6))
                     response.headers.add("Min-Expires", str(MIN_EXPIRES))
                     return response
-                key = (number, str(contact.uri))
-                known = self._bindings.get(key)
+                key = str(contact.uri)
+                known = self._bindings.get(number, {}).get(key)
                 if (
                     known is not None
                     and known.call_id == request.call_id
@@ -352,13 +364,13 @@ class Registrar:
                 ):
                     continue  # an older REGISTER overtaken by a newer one (10.3 step 7)
                 if expires == 0:
-                    if self._bindings.pop(key, None) is not None:
+                    if self._remove(number, key) is not None:
                         self._trace.info(
                             "SIPRegistrar", "%s (%s) unregistered %s", number, phone.name, contact
                         )
                     continue
                 granted = min(expires, MAX_EXPIRES)
-                self._bindings[key] = Binding(
+                self._bindings.setdefault(number, {})[key] = Binding(
                     phone=phone.name,
                     number=number,
                     contact=contact,
@@ -401,7 +413,7 @@ class Registrar:
             reason,
         )
         response = make_response(request, status, to_tag=secrets.token_hex(6))
-        response.headers.add("Warning", f'399 tlstrunk "{_warning_text(reason)}"')
+        response.headers.add("Warning", f'399 tlstrunk "{warning_text(reason)}"')
         return response
 
 
@@ -412,8 +424,3 @@ def _int_or_none(value: str | None) -> int | None:
         return max(0, int(value.strip()))
     except ValueError:
         return None
-
-
-def _warning_text(reason: str) -> str:
-    """Return ``reason`` made safe for a quoted Warning header value."""
-    return reason.replace("\\", "/").replace('"', "'").replace("\r", " ").replace("\n", " ")

@@ -87,6 +87,11 @@ def split_comma_list(value: str) -> list[str]:
     return [item for item in items if item]
 
 
+def warning_text(text: str) -> str:
+    """Return ``text`` fit for the quoted warn-text of a Warning header (RFC 3261 20.43)."""
+    return text.replace("\\", "/").replace('"', "'").replace("\r", " ").replace("\n", " ")
+
+
 class Headers:
     """Header fields in their order of arrival, looked up without regard to case.
 

@@ -104,6 +104,14 @@ class _MessageViews:
         """The top Via's branch parameter."""
         return self.top_via.branch
 
+    @property
+    def max_forwards(self) -> int:
+        """The Max-Forwards value; 70, the RFC 3261 default, when missing or not a number."""
+        value = self.headers.get("Max-Forwards")
+        if value is None or not value.strip().isdigit():
+            return 70
+        return int(value)
+
     def _head_lines(self, start_line: str, body: bytes) -> bytes:
         lines = [start_line]
         length_written = False
