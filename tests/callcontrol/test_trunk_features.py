@@ -78,7 +78,7 @@ def test_security_status_reaches_the_far_end(tmp_path: Path, transmit: bool) -> 
 
 
 def with_tandem(topology: Topology) -> Topology:
-    """Route 7777 from CUCMA to CUCM10, and from CUCM10 back to CUCMA, which answers it."""
+    """Route 7777 from CUCMA to CUCM10 and back to CUCMA, where a virtual phone takes the call."""
 
     def on_a(cluster: ClusterTopology) -> ClusterTopology:
         # 7777 dialled on CUCMA goes out; arriving from CUCM10 it reaches the number in
@@ -150,7 +150,7 @@ def test_routing_loop_ends_with_483(tmp_path: Path) -> None:
 
 
 def with_trunk_digest(topology: Topology, *, answer: bool) -> Topology:
-    """Make CUCM10 challenge its trunk from CUCMA; CUCMA answers when ``answer`` is true."""
+    """Make CUCM10 challenge its trunk from CUCMA, and give CUCMA credentials when ``answer``."""
 
     def on_b(cluster: ClusterTopology) -> ClusterTopology:
         profiles = tuple(
@@ -241,7 +241,7 @@ class Forwarder:
     """A TCP relay on loopback standing in for a second address of the far node.
 
     TLS runs end to end through it, so both nodes still check each other's
-    certificate; it connects from ``source`` so the far node recognises the trunk.
+    certificate. It connects from ``source``, so the far node recognises the trunk.
     """
 
     def __init__(self, listen: tuple[str, int], target: tuple[str, int], source: str) -> None:
@@ -278,7 +278,7 @@ class Forwarder:
             sink.close()
 
 
-def test_trunk_fails_over_and_back_when_first_destination_recovers(tmp_path: Path) -> None:
+def test_trunk_fails_over_and_back(tmp_path: Path) -> None:
     async def scenario() -> None:
         topology = example_topology_on_free_ports()
         b = next(c for c in topology.clusters if c.name == "CUCM10")

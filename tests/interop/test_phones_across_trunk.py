@@ -1,6 +1,6 @@
 """Real SIP phones register with each cluster over TLS and call each other across the trunk.
 
-pjsua2 (PyPI) and baresip (Debian) are SIP stacks nobody on this team wrote.
+pjsua2 (PyPI) and baresip (Debian) are third-party SIP stacks.
 Each registers with digest authentication on its cluster's secure phone port,
 presenting a client certificate from the lab's CA. One dials the other's
 directory number: the call leaves cluster A over the mutual-TLS trunk and
@@ -41,7 +41,7 @@ PHONE_ADDRESSES = {
     "1021": "127.0.0.74",
 }
 USERS = {"1018": "alice", "9898": "bob", "1020": "carol", "1021": "dave"}
-#: A phone on plain UDP and TCP, and a directory number that only a virtual phone answers.
+#: A phone on plain UDP and TCP, and a directory number served by a virtual phone only.
 PLAIN_PHONE = "1021"
 VIRTUAL_NUMBER = "1030"
 
@@ -154,7 +154,7 @@ class Lab:
         raise AssertionError(f"{number} did not register on {cluster}: {node.registrations()}")
 
 
-def test_pjsua2_phones_call_each_other_across_the_tls_trunk(tmp_path: Path) -> None:
+def test_pjsua2_phones_call_across_trunk(tmp_path: Path) -> None:
     async def scenario() -> None:
         lab = Lab(tmp_path)
         await lab.start()
@@ -176,9 +176,11 @@ def test_pjsua2_phones_call_each_other_across_the_tls_trunk(tmp_path: Path) -> N
         assert registration["active"] is True
         a_calls = [r for r in lab.nodes["CUCMA"].reports() if r.called == "9898"]
         b_calls = [r for r in lab.nodes["CUCM10"].reports() if r.called == "9898"]
-        assert len(a_calls) == 1 and len(b_calls) == 1
+        assert len(a_calls) == 1
+        assert len(b_calls) == 1
         outbound, inbound = a_calls[0], b_calls[0]
-        assert outbound.direction == "outbound" and outbound.trunk == "CUCM10"
+        assert outbound.direction == "outbound"
+        assert outbound.trunk == "CUCM10"
         assert inbound.direction == "inbound"
         for report in (outbound, inbound):
             assert report.answered is not None, report.to_dict()
@@ -190,7 +192,7 @@ def test_pjsua2_phones_call_each_other_across_the_tls_trunk(tmp_path: Path) -> N
     asyncio.run(scenario())
 
 
-def test_busy_phone_gives_486_and_unanswered_local_phone_480(tmp_path: Path) -> None:
+def test_busy_486_and_no_answer_480(tmp_path: Path) -> None:
     async def scenario() -> None:
         lab = Lab(tmp_path)
         await lab.start()
@@ -297,7 +299,7 @@ def baresip_account(lab: Lab, cluster: str, number: str, **options: str) -> Bare
 
 
 @pytest.mark.skipif(baresip_binary() is None, reason="baresip is not installed (baresip-core)")
-def test_pjsua2_and_baresip_call_each_other_across_the_tls_trunk(tmp_path: Path) -> None:
+def test_pjsua2_and_baresip_call_across_trunk(tmp_path: Path) -> None:
     async def scenario() -> None:
         lab = Lab(tmp_path)
         await lab.start()
@@ -393,7 +395,7 @@ def test_silent_phone_gives_480_after_its_ring_time(tmp_path: Path) -> None:
         try:
             with start_pjsua_peer(lab.pjsua_phone("CUCMA", "1020", "--answer", "auto")) as callee:
                 await lab.wait_registered("CUCMA", "1020")
-                # A frozen phone keeps its registration but answers nothing.
+                # A frozen phone keeps its registration but sends no response.
                 os.kill(callee.process.pid, signal.SIGSTOP)
                 try:
                     caller = await asyncio.to_thread(

@@ -1,4 +1,4 @@
-"""The B2BUA: every call a node handles, whoever is on each side.
+"""The B2BUA: every call a node handles, with a phone or a trunk on each side.
 
 A call placed by a local virtual phone runs digit analysis, takes the trunk's
 persistent TLS connection and sends the INVITE as a UAC. A call that arrives
@@ -545,7 +545,7 @@ class B2bua:
         leg: Leg,
         number: str,
     ) -> None:
-        """Answer the INVITE with the virtual phone of directory number ``number``."""
+        """Accept the INVITE with the virtual phone of directory number ``number``."""
         connection = leg.channel
         report.signalling_encrypted = leg.security == "Encrypted"
         phone = self.phone(number)

@@ -115,7 +115,7 @@ class BridgedCall:
     cancelled: bool = False
     no_answer: bool = False
     answered: bool = False
-    #: For a delayed-offer INVITE: B's 2xx waits for A's ACK, which carries the answer.
+    #: For a delayed-offer INVITE: B's 2xx waits for A's ACK, which carries the SDP answer.
     awaiting_ack: bool = False
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -328,8 +328,8 @@ class CallBridge:
     def _ring_timeout(self, call: BridgedCall, invite: Request, target: Target) -> None:
         """Give the caller 480 and cancel the phone that did not answer in time.
 
-        A phone that never responded cannot be cancelled (RFC 3261 9.1); its
-        INVITE runs out on Timer B, and a late 200 from it gets ACK and BYE.
+        A phone that never responded cannot be cancelled (RFC 3261 9.1), so its
+        INVITE runs out on Timer B. A late 200 from it gets ACK and BYE.
         """
         if call.answered or call.cancelled:
             return
