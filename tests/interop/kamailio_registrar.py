@@ -25,8 +25,6 @@ from kamailio_peer import KamailioError, KamailioRunner
 from tlstrunk.pki.ca import CertificateAuthority
 from tlstrunk.pki.store import CertificateStore
 
-
-
 #: Seconds a registration may last at most; phones asking for more get this value.
 MAX_EXPIRES = 3600
 
